@@ -1,0 +1,39 @@
+# seedtune: `make demo` and `make test` are the two entry points (see README).
+# Both install missing system packages (Debian 12), configure and build.
+
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+
+.PHONY: all deps configure build assets venv demo test bench clean
+
+all: build assets
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS)
+
+configure: deps $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+assets:
+	@bash scripts/fetch-smollm2.sh
+
+venv:
+	@bash scripts/setup-venv.sh
+
+demo: build assets
+	./$(BUILD_DIR)/seedtune demo
+
+test: build assets venv
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+bench: build assets
+	./$(BUILD_DIR)/bench_forward
+
+clean:
+	rm -rf $(BUILD_DIR)
