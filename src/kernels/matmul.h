@@ -1,0 +1,26 @@
+// Linear layers: Y[m, n] = X[m, k] * W[n, k]^T (+ bias[n]), all row-major,
+// weights in the [out, in] layout of the model's tensor table.
+#pragma once
+
+#include <cstdint>
+
+#include "core/threading.h"
+
+namespace seedtune {
+
+// Optimized: OpenBLAS SGEMM, single-threaded per call, over a grid of output
+// tiles that depends only on (m, n, k); threads take whole tiles. Results are
+// therefore bit-identical for any thread count.
+void MatMulTransB(ThreadingContext& ctx, const float* x, int64_t m, int64_t k, const float* w, int64_t n,
+                  const float* bias, float* y);
+
+// Scalar reference: plain triple loop, fp32 accumulation in increasing k.
+void MatMulTransBReference(const float* x, int64_t m, int64_t k, const float* w, int64_t n, const float* bias,
+                           float* y);
+
+// Must be called once before MatMulTransB is used from several threads (also
+// done by the first ThreadingContext user): makes OpenBLAS single-threaded so
+// the only parallelism is ours.
+void InitBlasSingleThreaded();
+
+}  // namespace seedtune
