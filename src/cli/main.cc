@@ -1,2 +1,29 @@
+// seedtune: zeroth-order, shared-randomness fine-tuning of language models.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-int main() { std::puts("seedtune: under construction"); return 0; }
+#include <map>
+
+#include "cli/common.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "seedtune: fine-tune every parameter of a language model across many machines that exchange only seeds "
+      "and scalars (MeZO / FedKSeed / FeedSign / Just One Byte).\n"
+      "Models: Hugging Face directories, GGUF files, llama2.c checkpoints. Run `seedtune COMMAND --help`."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "seedtune 0.1.0");
+  std::map<CLI::App*, seedtune::cli::CommandRunner> runners;
+  for (auto reg : {seedtune::cli::RegisterInfo, seedtune::cli::RegisterGenerate, seedtune::cli::RegisterTokenize,
+                   seedtune::cli::RegisterLogits, seedtune::cli::RegisterPpl, seedtune::cli::RegisterConvert,
+                   seedtune::cli::RegisterDemo}) {
+    const size_t before = app.get_subcommands({}).size();
+    auto runner = reg(app);
+    auto subs = app.get_subcommands({});
+    if (subs.size() > before) runners[subs.back()] = runner;
+  }
+  CLI11_PARSE(app, argc, argv);
+  for (auto& [sub, run] : runners)
+    if (sub->parsed()) return run();
+  return 2;
+}

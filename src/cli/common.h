@@ -1,0 +1,46 @@
+// Shared pieces of the seedtune command line: the option table every command
+// draws from, and helpers to report errors. exit codes: 0 ok, 1 runtime error,
+// 2 usage error (CLI11).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace seedtune::cli {
+
+// Options shared across commands; each command adds the ones it uses.
+struct CommonOptions {
+  std::string model;
+  std::string tokenizer;
+  int threads = 0;  // 0 = all cores
+  bool json = false;
+};
+
+void AddModelOption(CLI::App* app, CommonOptions* o, bool required = true);
+void AddTokenizerOption(CLI::App* app, CommonOptions* o);
+void AddThreadsOption(CLI::App* app, CommonOptions* o);
+void AddJsonOption(CLI::App* app, CommonOptions* o);
+
+// Prints "seedtune <command>: <status>" to stderr and returns exit code 1.
+int Fail(const std::string& command, const Status& status);
+
+// Parses "1,2,3" (whitespace allowed) into integers.
+StatusOr<std::vector<int64_t>> ParseIntList(const std::string& text, const std::string& what);
+
+// A command registers itself: builds its subcommand and returns the function
+// to run when it was chosen.
+using CommandRunner = std::function<int()>;
+CommandRunner RegisterInfo(CLI::App& app);
+CommandRunner RegisterGenerate(CLI::App& app);
+CommandRunner RegisterTokenize(CLI::App& app);
+CommandRunner RegisterLogits(CLI::App& app);
+CommandRunner RegisterPpl(CLI::App& app);
+CommandRunner RegisterConvert(CLI::App& app);
+CommandRunner RegisterDemo(CLI::App& app);
+
+}  // namespace seedtune::cli
