@@ -47,6 +47,7 @@ StatusOr<ModelWeights> LoadModel(const std::string& path, const LoadOptions& opt
     const TensorSpec& spec = weights.specs()[i];
     Status s = reader->ReadTensor(spec, weights.data(i));
     if (!s.ok()) return s;
+    reader->ReleasePages();
     auto t = weights.tensor(i);
     for (size_t j = 0; j < t.size(); ++j) {
       if (!std::isfinite(t[j]))

@@ -33,6 +33,10 @@ class CheckpointReader {
   virtual Status ReadTensor(const TensorSpec& spec, float* dst) = 0;
   // Names of tensors in the file that no spec asked for (reported, not fatal).
   virtual std::vector<std::string> UnusedTensors() const { return {}; }
+  // Called after each tensor has been read: a memory-mapped reader drops the
+  // file pages it touched, so loading peaks at the fp32 weights plus one
+  // tensor's worth of file, not plus the whole file.
+  virtual void ReleasePages() {}
 };
 
 // Detects the format: a directory is a Hugging Face model directory; a file

@@ -1,0 +1,106 @@
+// Forward-pass throughput: batch 16 x 64 tokens, full next-token loss (the
+// vocabulary projection at every position), on a real model (SmolLM2-135M,
+// dequantized from its GGUF) or a random-weight model with a real shape
+// (random:opt-125m). Reports tokens/s and GFLOP/s next to this machine's own
+// SGEMM GFLOP/s measured in the same run, and peak memory against the fp32
+// weight size. One model per process, so the peak memory is that model's.
+//
+//   bench_forward [MODEL ...]   (default: SmolLM2 if present, and random:opt-125m)
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/assets.h"
+#include "machine_limits.h"
+#include "model/transformer.h"
+#include "runtime/model_source.h"
+
+using namespace seedtune;
+
+namespace {
+
+constexpr int kBatch = 16, kSeqLen = 64, kReps = 5;
+
+int RunOne(const std::string& spec) {
+  auto weights = LoadModelSpec(spec);
+  if (!weights.ok()) {
+    std::fprintf(stderr, "bench_forward: %s: %s\n", spec.c_str(), weights.status().ToString().c_str());
+    return 1;
+  }
+  const double weight_bytes = weights->num_params() * 4.0;
+  ThreadingContext ctx(0);
+  Transformer model(*weights, ctx);
+  std::mt19937 rng(1);
+  std::vector<SequenceRequest> batch(kBatch);
+  std::vector<int64_t> lengths;
+  for (auto& r : batch) {
+    r.tokens.resize(kSeqLen);
+    for (auto& t : r.tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(weights->config().vocab_size));
+    r.score_end = kSeqLen - 1;
+    lengths.push_back(kSeqLen);
+  }
+  const double flops = 2.0 * model.ForwardMacs(lengths, kBatch * (kSeqLen - 1));
+  (void)model.Forward(batch);  // warm-up (workspace allocation)
+  double best = 1e30, total = 0.0;
+  for (int r = 0; r < kReps; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto out = model.Forward(batch);
+    const double s = bench::Seconds(t0);
+    if (!out.ok()) {
+      std::fprintf(stderr, "bench_forward: %s\n", out.status().ToString().c_str());
+      return 1;
+    }
+    best = std::min(best, s);
+    total += s;
+  }
+  const double gflops = flops / best / 1e9;
+  // Peak memory of loading + forward, read before the machine-limit
+  // measurements below allocate their own large arrays.
+  const double peak = bench::PeakRssBytes();
+  const double sgemm = bench::MeasureSgemmGflops(ctx.num_threads());
+  const double bw = bench::MeasureBandwidthGBs(ctx);
+  std::printf("model            %s\n", weights->config().name.empty() ? spec.c_str() : weights->config().name.c_str());
+  std::printf("source           %s\n", spec.c_str());
+  std::printf("parameters       %lld (fp32 %.1f MB)\n", static_cast<long long>(weights->num_params()), weight_bytes / 1e6);
+  std::printf("threads          %d\n", ctx.num_threads());
+  std::printf("machine SGEMM    %.1f GFLOP/s (OpenBLAS 2048^3, %d threads)\n", sgemm, ctx.num_threads());
+  std::printf("machine memory   %.1f GB/s (triad)\n", bw);
+  std::printf("batch            %d x %d tokens, loss at every position (vocab projection on %d rows)\n", kBatch,
+              kSeqLen, kBatch * (kSeqLen - 1));
+  std::printf("forward          best %.3f s, mean %.3f s over %d runs\n", best, total / kReps, kReps);
+  std::printf("throughput       %.0f tokens/s, %.1f GFLOP/s (%.2f GFLOP per pass)\n", kBatch * kSeqLen / best, gflops,
+              flops / 1e9);
+  std::printf("vs SGEMM         %.0f%% (target >= 60%%)\n", 100.0 * gflops / sgemm);
+  std::printf("peak memory      %.1f MB = %.2fx the fp32 weights (target <= 1.3x)\n\n", peak / 1e6, peak / weight_bytes);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> specs(argv + 1, argv + argc);
+  if (specs.empty()) {
+    if (auto p = FindAsset("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")) specs.push_back(*p);
+    else std::printf("(SmolLM2 GGUF not found: run `make assets`; benchmarking random shapes only)\n");
+    specs.push_back("random:opt-125m");
+  }
+  if (specs.size() == 1) return RunOne(specs[0]);
+  int rc = 0;
+  for (const auto& s : specs) {  // one process per model: peak memory is per model
+    std::fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      const int child_rc = RunOne(s);
+      std::fflush(stdout);
+      _exit(child_rc);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) rc = 1;
+  }
+  return rc;
+}
