@@ -1,0 +1,148 @@
+// The seedtune binary as users and scripts call it: stable commands, JSON
+// output, exit codes and error messages.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "core/assets.h"
+#include "support/fixtures.h"
+
+namespace seedtune {
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;
+};
+
+// Runs the seedtune binary with `args` (shell-quoted by the caller); stdout
+// captured, stderr merged when `merge_stderr`.
+Result RunCli(const std::string& args, bool merge_stderr = false) {
+  const std::string cmd = std::string(SEEDTUNE_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string Stories() {
+  auto p = FindAsset("models/stories260K/stories260K.bin");
+  return p ? *p : "";
+}
+
+TEST(CliTest, HelpListsCommands) {
+  Result r = RunCli("--help");
+  EXPECT_EQ(r.code, 0);
+  for (const char* cmd : {"info", "generate", "tokenize", "logits", "ppl", "convert", "demo"})
+    EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  EXPECT_NE(RunCli("no-such-command").code, 0);
+}
+
+TEST(CliTest, LogitsJsonOnStories260k) {
+  const std::string m = Stories();
+  if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
+  Result r = RunCli("logits --model " + m + " --ids 1,403,1009 --json");
+  EXPECT_NE(r.code, 0) << "id 1009 is outside the 512-token vocabulary";
+  r = RunCli("logits --model " + m + " --ids 1,403,2003 --positions 0,-1 --json");
+  ASSERT_NE(r.code, 0);
+  r = RunCli("logits --model " + m + " --ids 1,403,385 --positions 0,-1 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j["positions"].contains("0"));
+  ASSERT_TRUE(j["positions"].contains("-1"));
+  const auto& p0 = j["positions"]["0"];
+  ASSERT_EQ(p0.size(), 512u);
+  EXPECT_NEAR(p0[403].get<double>(), 17.0235, 5e-4);
+  EXPECT_NEAR(p0[385].get<double>(), 15.4062, 5e-4);
+  ASSERT_TRUE(j["loss"].is_number());
+  EXPECT_GT(j["loss"].get<double>(), 0.0);
+  // A single token has no next-token target: loss is null.
+  r = RunCli("logits --model " + m + " --ids 1 --json");
+  ASSERT_EQ(r.code, 0);
+  EXPECT_TRUE(nlohmann::json::parse(r.out)["loss"].is_null());
+}
+
+TEST(CliTest, TokenizeJsonAndGenerate) {
+  const std::string m = Stories();
+  if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
+  const std::string tok = *FindAsset("models/stories260K/tok512.bin");
+  Result r = RunCli("tokenize --tokenizer " + tok + " --text 'Once upon a time' --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto ids = nlohmann::json::parse(r.out)["ids"].get<std::vector<int>>();
+  ASSERT_EQ(ids.size(), 5u);
+  EXPECT_EQ(ids[0], 1);  // BOS by default for llama2.c vocabularies
+  EXPECT_EQ(ids[1], 403);  // " Once", the model's favourite first token
+  r = RunCli("generate --model " + m + " --prompt 'Once upon a time' -n 60 --quiet");
+  ASSERT_EQ(r.code, 0);
+  EXPECT_EQ(r.out,
+            "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, "
+            "she saw a big, red ball. She wanted to play with it, but it was too high.\nLily\n");
+}
+
+TEST(CliTest, InfoAndPpl) {
+  const std::string m = Stories();
+  if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
+  Result r = RunCli("info " + m + " --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["architecture"], "llama");
+  // 260,032 in assets/README.md counts the llama2.c file's floats minus its RoPE tables.
+  EXPECT_EQ(j["parameters"], 260032);
+  EXPECT_EQ(j["config"]["num_layers"], 5);
+  EXPECT_EQ(j["config"]["num_kv_heads"], 4);
+  const std::string dir = testing::MakeTempDir("cli-ppl");
+  {
+    std::ofstream f(dir + "/text.txt");
+    f << "Once upon a time, there was a little girl named Lily.\nShe loved to play outside in the park.\n";
+  }
+  r = RunCli("ppl --model " + m + " --text-file " + dir + "/text.txt --per-line --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto p = nlohmann::json::parse(r.out);
+  EXPECT_EQ(p["sequences"], 2);
+  EXPECT_GT(p["perplexity"].get<double>(), 1.0);
+  EXPECT_LT(p["perplexity"].get<double>(), 10.0) << "stories260K knows these sentences well";
+}
+
+TEST(CliTest, ErrorsNameTheProblem) {
+  Result r = RunCli("info /nonexistent/model.bin", /*merge_stderr=*/true);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("/nonexistent/model.bin"), std::string::npos) << r.out;
+  const std::string dir = testing::MakeTempDir("cli-bad");
+  {
+    std::ofstream f(dir + "/bad.bin", std::ios::binary);
+    f << "this is not a checkpoint at all";
+  }
+  r = RunCli("info " + dir + "/bad.bin", true);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("bad.bin"), std::string::npos) << r.out;
+  r = RunCli("logits --model random:gpt2 --ids 1,x,3", true);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--ids"), std::string::npos) << r.out;
+  r = RunCli("info random:no-such-preset", true);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("opt-125m"), std::string::npos) << "lists the known presets: " << r.out;
+}
+
+TEST(CliTest, RandomShapesAreLabelled) {
+  Result r = RunCli("info random:opt-125m --json");
+  ASSERT_EQ(r.code, 0);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_NE(j["name"].get<std::string>().find("random weights"), std::string::npos);
+  EXPECT_EQ(j["architecture"], "opt");
+  // OPT-125M: 125,239,296 parameters with the tied output projection.
+  EXPECT_EQ(j["parameters"], 125239296);
+}
+
+}  // namespace
+}  // namespace seedtune
