@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 STAMP=.venv/.seedtune-ok
 if [ -f "$STAMP" ]; then exit 0; fi
 python3 -m venv .venv >&2 || { echo "seedtune: warning: python3 -m venv failed; oracle tests will skip" >&2; exit 0; }
-if .venv/bin/python -m pip install --quiet --disable-pip-version-check tokenizers==0.20.3 numpy >&2; then
+if .venv/bin/python -m pip install --quiet --disable-pip-version-check tokenizers==0.20.3 numpy gguf==0.19.0 >&2; then
   touch "$STAMP"
 else
   echo "seedtune: warning: pip install tokenizers failed; oracle tests will skip" >&2
