@@ -26,7 +26,10 @@ enum class GgmlType : uint32_t {
   kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ5_0 = 6, kQ5_1 = 7, kQ8_0 = 8, kQ8_1 = 9,
   kQ2_K = 10, kQ3_K = 11, kQ4_K = 12, kQ5_K = 13, kQ6_K = 14, kQ8_K = 15, kBF16 = 30,
 };
+// "Q4_K", "F32", ... or "unknown" (defined in formats/dequant.cc).
 const char* GgmlTypeName(uint32_t type);
+// "uint32", "string", ... or "unknown".
+const char* GgufValueTypeName(GgufValueType type);
 
 struct GgufValue;
 using GgufArray = std::vector<GgufValue>;
@@ -62,6 +65,9 @@ class GgufFile {
   const std::string& path() const { return file_.path(); }
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
+  // Absolute file offset of the tensor data section, and the file size.
+  uint64_t data_offset() const { return data_offset_; }
+  uint64_t file_size() const { return file_.size(); }
 
   bool Has(std::string_view key) const;
   const GgufValue* Find(std::string_view key) const;
@@ -85,6 +91,7 @@ class GgufFile {
   MappedFile file_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
+  uint64_t data_offset_ = 0;
   std::unordered_map<std::string, GgufValue> kv_;
   std::vector<std::string> key_order_;
   std::vector<GgufTensorInfo> tensors_;

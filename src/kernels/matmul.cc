@@ -22,6 +22,8 @@ namespace {
 // (e.g. decoding one token, or the vocabulary projection of a few rows).
 constexpr int64_t kRowTile = 128;
 constexpr int64_t kColTile = 256;
+// Up to this many rows, each row is a matrix-vector product.
+constexpr int64_t kGemvRows = 2;
 
 }  // namespace
 
@@ -38,6 +40,12 @@ void MatMulTransB(ThreadingContext& ctx, const float* x, int64_t m, int64_t k, c
     float* out = y + r0 * n + c0;
     if (k == 0) {
       for (int64_t i = 0; i < rows; ++i) std::fill(out + i * n, out + i * n + cols, 0.0f);
+    } else if (m <= kGemvRows) {
+      // Decoding: SGEMM would pack (copy) the weight panel for one or two
+      // rows; SGEMV streams it once.
+      for (int64_t i = 0; i < rows; ++i)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(cols), static_cast<int>(k), 1.0f, w + c0 * k,
+                    static_cast<int>(k), x + (r0 + i) * k, 1, 0.0f, out + i * n, 1);
     } else {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(cols),
                   static_cast<int>(k), 1.0f, x + r0 * k, static_cast<int>(k), w + c0 * k, static_cast<int>(k), 0.0f,

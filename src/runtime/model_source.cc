@@ -54,7 +54,7 @@ StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerForModel(const std::string& mo
       return LoadTokenizer(path);
     case CheckpointFormat::kLlama2c: {
       const fs::path dir = fs::path(path).parent_path();
-      for (const std::string name : {std::string("tokenizer.bin"), "tok" + std::to_string(config.vocab_size) + ".bin"}) {
+      for (const std::string& name : {std::string("tokenizer.bin"), "tok" + std::to_string(config.vocab_size) + ".bin"}) {
         std::error_code ec;
         if (fs::exists(dir / name, ec)) return LoadTokenizer((dir / name).string());
       }

@@ -41,7 +41,9 @@ class Tokenizer {
   virtual std::string Decode(std::span<const int32_t> ids) const = 0;
 
   // The text token `id` adds when it follows `prev` (for streaming output).
-  // Concatenating DecodeNext over a sequence equals Decode() of it, byte for byte.
+  // Concatenating DecodeNext over a sequence equals Decode() of it, byte for byte,
+  // with prev = -1 for the first token (-1 means "start of text": like BOS, it
+  // makes SentencePiece-style tokenizers drop the dummy-prefix space).
   virtual std::string DecodeNext(int32_t prev, int32_t id) const = 0;
 };
 

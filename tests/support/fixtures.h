@@ -1,0 +1,46 @@
+// Shared test fixtures: small random models of every architecture, seeded
+// random weight filling, temporary directories, and weight comparison.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace seedtune::testing {
+
+// A small but non-trivial config of `arch`: hidden 64, 2 layers, 4 heads
+// (2 KV heads for Llama), FFN 96, vocab 101, 64 positions. Llama: rotate-half
+// RoPE, theta 10000, SiLU, untied. OPT: pre-LN, ReLU, tied, position_offset 2.
+// GPT-2: GELU(tanh), tied. NeoX: rotary_pct 0.5 (rotary_dim 8 of head_dim 16),
+// GELU(erf), parallel residual, untied. norm_eps 1e-5 everywhere.
+ModelConfig TinyConfig(Architecture arch);
+
+// Fills every tensor from a deterministic generator (same seed => same bits on
+// every platform): weights and embeddings uniform in [-scale, scale], norm
+// weights 1 + U[-0.1, 0.1], biases and norm biases U[-scale/5, scale/5].
+void FillRandom(ModelWeights* weights, uint64_t seed, float scale = 0.05f);
+
+// ModelWeights::Allocate(config) + FillRandom(seed); a test failure (and an
+// empty ModelWeights) if the config is invalid.
+ModelWeights RandomWeights(const ModelConfig& config, uint64_t seed, float scale = 0.05f);
+
+// A new empty directory "<base>/seedtune-<tag>-XXXXXX", base = $SEEDTUNE_TEST_TMP
+// (created if missing) or /tmp. Never reuses a directory.
+std::string MakeTempDir(const std::string& tag);
+
+// Whether the configs agree on every field except `name`.
+::testing::AssertionResult ConfigsEqual(const ModelConfig& a, const ModelConfig& b);
+
+// Same tensor table (names, shapes) and bitwise-equal values. The Mapped form
+// compares actual against expected_of(tensor index, original value), e.g. the
+// original rounded to fp16. Reports the first mismatch by tensor name.
+::testing::AssertionResult WeightsEqual(const ModelWeights& expected, const ModelWeights& actual);
+::testing::AssertionResult WeightsEqualMapped(const ModelWeights& original, const ModelWeights& actual,
+                                              const std::function<float(size_t tensor, float value)>& expected_of);
+
+}  // namespace seedtune::testing
