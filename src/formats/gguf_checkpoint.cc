@@ -92,6 +92,7 @@ class GgufCheckpointReader : public CheckpointReader {
   const ModelConfig& config() const override { return config_; }
   Status ReadTensor(const TensorSpec& spec, float* dst) override;
   std::vector<std::string> UnusedTensors() const override;
+  void ReleasePages() override { file_.DropPages(); }
 
  private:
   GgufCheckpointReader(std::string path, GgufFile file) : path_(std::move(path)), file_(std::move(file)) {}

@@ -51,6 +51,9 @@ class HfCheckpointReader final : public CheckpointReader {
   const ModelConfig& config() const override { return config_; }
   Status ReadTensor(const TensorSpec& spec, float* dst) override;
   std::vector<std::string> UnusedTensors() const override;
+  void ReleasePages() override {
+    for (const auto& f : files_) f.DropPages();
+  }
 
  private:
   struct Loc {

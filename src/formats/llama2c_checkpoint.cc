@@ -28,6 +28,7 @@ class Llama2cReader final : public CheckpointReader {
   const ModelConfig& config() const override { return config_; }
   Status ReadTensor(const TensorSpec& spec, float* dst) override;
   std::vector<std::string> UnusedTensors() const override;
+  void ReleasePages() override { file_.DropPages(); }
 
  private:
   MappedFile file_;

@@ -65,6 +65,8 @@ class SafetensorsFile {
   // `dst` holds t.numel() floats. Unimplemented (naming file, tensor and
   // dtype) for dtypes other than F32/F16/BF16.
   Status ReadFloat(const SafetensorsTensor& t, float* dst) const;
+  // Drops the mapped pages already read (the mapping stays valid).
+  void DropPages() const { file_.DropPages(); }
 
  private:
   MappedFile file_;
