@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -87,6 +89,16 @@ Status WriteStringToFile(const std::string& path, const std::string& bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out) return IoError("{}: write failed", path);
+  return Status::Ok();
+}
+
+Status RenameIntoPlace(const std::string& tmp, const std::string& path) {
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    return IoError("{}: cannot rename {} into place: {}", path, tmp, ec.message());
+  }
   return Status::Ok();
 }
 

@@ -40,4 +40,9 @@ StatusOr<std::string> ReadFileToString(const std::string& path);
 // Writes `bytes` to `path` (truncating).
 Status WriteStringToFile(const std::string& path, const std::string& bytes);
 
+// Renames a fully written temporary file over `path` (atomic on POSIX), or
+// removes it and reports why not. Writers write to `path + ".tmp"` first so
+// a crash never leaves a half-written file under the final name.
+Status RenameIntoPlace(const std::string& tmp, const std::string& path);
+
 }  // namespace seedtune

@@ -1,5 +1,7 @@
 #include "formats/llama2c.h"
 
+#include "core/mapped_file.h"
+
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -329,13 +331,7 @@ Status WriteLlama2c(const ModelWeights& weights, const std::string& path, int ve
     std::remove(tmp.c_str());
     return IoError("{}: write failed", tmp);
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    return IoError("{}: cannot rename {} into place: {}", path, tmp, ec.message());
-  }
-  return Status::Ok();
+  return RenameIntoPlace(tmp, path);
 }
 
 }  // namespace seedtune

@@ -253,13 +253,7 @@ Status WriteSafetensors(const std::string& path, const std::vector<SafetensorsWr
       return IoError("{}: write failed", tmp);
     }
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    return IoError("{}: cannot rename {} into place: {}", path, tmp, ec.message());
-  }
-  return Status::Ok();
+  return RenameIntoPlace(tmp, path);
 }
 
 }  // namespace seedtune
