@@ -16,9 +16,13 @@ namespace {
 // Row chunk for row-wise kernels: fixed, so the split never depends on the
 // number of threads (each row is computed by the same code either way).
 constexpr int64_t kRowChunk = 16;
-// Rows of the vocabulary projection computed at once (bounds the logits
-// buffer to kOutputChunk x vocab floats).
-constexpr int64_t kOutputChunk = 128;
+// Vocabulary rows of the output projection per tile (the LM head is computed
+// tile by tile with an online log-sum-exp; a perturbed tile is materialised
+// once for all rows).
+constexpr int64_t kVocabTile = 2048;
+// Elements per task when materialising a perturbed tensor (a multiple of the
+// 64-element z group, so tasks start on group boundaries).
+constexpr int64_t kPerturbChunk = 16384;
 
 template <typename F>
 void ForRowChunks(ThreadingContext& ctx, int64_t rows, F&& f) {
@@ -75,24 +79,63 @@ void Transformer::EnsureWorkspace(int64_t rows, int64_t max_keys) {
   Grow(positions_, r);
 }
 
+const float* Transformer::Weight(int tensor, int stream, Slot slot) {
+  if (!perturbed_) return weights_.data(tensor);
+  if (slot_tensor_[slot] != tensor) {
+    const int64_t n = weights_.specs()[tensor].numel();
+    float* dst[2];
+    for (int s = 0; s < streams_; ++s) {
+      Grow(slot_buf_[slot][s], static_cast<size_t>(n));
+      dst[s] = slot_buf_[slot][s].data();
+    }
+    PerturbRange(tensor, 0, n, dst);
+    slot_tensor_[slot] = tensor;
+  }
+  return slot_buf_[slot][stream].data();
+}
+
+void Transformer::PerturbRange(int tensor, int64_t first, int64_t n, float* const* dst) {
+  const float* theta = weights_.data(tensor) + first;
+  const uint64_t canon = static_cast<uint64_t>(weights_.canonical_index(tensor) + first);
+  const size_t tasks = static_cast<size_t>((n + kPerturbChunk - 1) / kPerturbChunk);
+  ctx_.ParallelFor(tasks, [&](size_t t, int) {
+    const int64_t lo = static_cast<int64_t>(t) * kPerturbChunk, len = std::min(kPerturbChunk, n - lo);
+    if (streams_ == 2 && scale_[1] == -scale_[0]) {
+      PerturbPairZ(seed_, canon + static_cast<uint64_t>(lo), len, dist_, scale_[0], theta + lo, dst[0] + lo,
+                   dst[1] + lo);
+    } else {
+      for (int s = 0; s < streams_; ++s)
+        PerturbZ(seed_, canon + static_cast<uint64_t>(lo), len, dist_, scale_[s], theta + lo, dst[s] + lo);
+    }
+  });
+}
+
 void Transformer::Norm(int w, int b, const float* in, float* out, int64_t rows) {
   const ModelConfig& c = config();
   const int64_t d = c.hidden_size;
-  const float* wp = weights_.data(w);
-  if (c.arch == Architecture::kLlama) {
-    ForRowChunks(ctx_, rows, [&](int64_t r0, int64_t n) { RmsNorm(in + r0 * d, wp, n, d, c.norm_eps, out + r0 * d); });
-  } else {
-    const float* bp = weights_.data(b);
-    ForRowChunks(ctx_, rows,
-                 [&](int64_t r0, int64_t n) { LayerNorm(in + r0 * d, wp, bp, n, d, c.norm_eps, out + r0 * d); });
+  for (int s = 0; s < streams_; ++s) {
+    const float* wp = Weight(w, s, kVectorSlotA);
+    const float* src = in + s * rows * d;
+    float* dst = out + s * rows * d;
+    if (c.arch == Architecture::kLlama) {
+      ForRowChunks(ctx_, rows, [&](int64_t r0, int64_t n) { RmsNorm(src + r0 * d, wp, n, d, c.norm_eps, dst + r0 * d); });
+    } else {
+      const float* bp = Weight(b, s, kVectorSlotB);
+      ForRowChunks(ctx_, rows,
+                   [&](int64_t r0, int64_t n) { LayerNorm(src + r0 * d, wp, bp, n, d, c.norm_eps, dst + r0 * d); });
+    }
   }
 }
 
 void Transformer::Linear(int w, int b, const float* in, int64_t rows, int64_t in_dim, int64_t out_dim, float* out) {
-  MatMulTransB(ctx_, in, rows, in_dim, weights_.data(w), out_dim, b >= 0 ? weights_.data(b) : nullptr, out);
+  for (int s = 0; s < streams_; ++s) {
+    const float* wp = Weight(w, s, kMatrixSlot);
+    const float* bp = b >= 0 ? Weight(b, s, kVectorSlotA) : nullptr;
+    MatMulTransB(ctx_, in + s * rows * in_dim, rows, in_dim, wp, out_dim, bp, out + s * rows * out_dim);
+  }
 }
 
-void Transformer::Attention(int64_t layer, int64_t total, std::span<const SeqSpan> spans, KvCache* cache) {
+void Transformer::Attention(int64_t layer, std::span<const SeqSpan> spans, KvCache* cache) {
   const ModelConfig& c = config();
   const int64_t hd = c.head_dim, nh = c.num_heads, qd = nh * hd, kvd = c.num_kv_heads * hd;
   const int64_t group = nh / c.num_kv_heads;
@@ -113,34 +156,58 @@ void Transformer::Attention(int64_t layer, int64_t total, std::span<const SeqSpa
     AttentionHead(q_.data() + s.row * qd + h * hd, qd, kbase, vbase, kvd, s.past, s.len, hd, scale,
                   attn_.data() + s.row * qd + h * hd, qd, scores_.data() + thread * max_keys);
   });
-  (void)total;
 }
 
-void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSpan> spans, KvCache* cache) {
+void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSpan> spans_one, KvCache* cache) {
   const ModelConfig& c = config();
   const ModelTensors& ix = weights_.index();
-  const int64_t T = static_cast<int64_t>(tokens.size());
+  const int64_t T = static_cast<int64_t>(tokens.size());  // rows per stream
+  const int64_t S = streams_, R = S * T;                   // all rows
   const int64_t d = c.hidden_size, hd = c.head_dim, nh = c.num_heads, kvh = c.num_kv_heads;
   const int64_t qd = nh * hd, kvd = kvh * hd, f = c.intermediate_size;
   int64_t max_keys = 0;
-  for (const auto& s : spans) max_keys = std::max(max_keys, s.past + s.len);
-  EnsureWorkspace(T, max_keys);
+  for (const auto& s : spans_one) max_keys = std::max(max_keys, s.past + s.len);
+  EnsureWorkspace(R, max_keys);
   ws_keys_ = max_keys;
+  // Spans of every stream: stream s's copy of a sequence starts s*T rows later.
+  std::vector<SeqSpan> spans;
+  for (int64_t st = 0; st < S; ++st)
+    for (const auto& sp : spans_one) spans.push_back(SeqSpan{sp.row + st * T, sp.len, sp.past});
 
-  for (const auto& s : spans)
-    for (int64_t i = 0; i < s.len; ++i) positions_[s.row + i] = s.past + i;
+  for (const auto& sp : spans_one)
+    for (int64_t i = 0; i < sp.len; ++i) positions_[sp.row + i] = sp.past + i;
 
-  // Embeddings (+ learned positions).
-  const float* emb = weights_.data(ix.token_embedding);
-  const float* pos_emb = ix.position_embedding >= 0 ? weights_.data(ix.position_embedding) : nullptr;
-  ForRowChunks(ctx_, T, [&](int64_t r0, int64_t n) {
+  // Embeddings (+ learned positions); perturbed rows come from z of exactly
+  // the rows looked up.
+  const int emb = ix.token_embedding, pos = ix.position_embedding;
+  ForRowChunks(ctx_, R, [&](int64_t r0, int64_t n) {
     for (int64_t r = r0; r < r0 + n; ++r) {
-      std::memcpy(x_.data() + r * d, emb + static_cast<int64_t>(tokens[r]) * d, d * sizeof(float));
-      if (pos_emb != nullptr) AddInPlace(pos_emb + (positions_[r] + c.position_offset) * d, x_.data() + r * d, d);
+      const int64_t t = r % T, st = r / T;
+      float* xr = x_.data() + r * d;
+      const int64_t erow = static_cast<int64_t>(tokens[t]) * d;
+      if (perturbed_) {
+        PerturbZ(seed_, static_cast<uint64_t>(weights_.canonical_index(emb) + erow), d, dist_, scale_[st],
+                 weights_.data(emb) + erow, xr);
+      } else {
+        std::memcpy(xr, weights_.data(emb) + erow, d * sizeof(float));
+      }
+      if (pos >= 0) {
+        const int64_t prow = (positions_[t] + c.position_offset) * d;
+        if (perturbed_) {
+          thread_local std::vector<float> prow_buf;
+          prow_buf.resize(static_cast<size_t>(d));
+          float* pr = prow_buf.data();
+          PerturbZ(seed_, static_cast<uint64_t>(weights_.canonical_index(pos) + prow), d, dist_, scale_[st],
+                   weights_.data(pos) + prow, pr);
+          AddInPlace(pr, xr, d);
+        } else {
+          AddInPlace(weights_.data(pos) + prow, xr, d);
+        }
+      }
     }
   });
 
-  // Rotary table: per row, rotary_dim/2 cosines then sines.
+  // Rotary table for the T rows of one stream: rotary_dim/2 cosines then sines.
   const bool rotary = c.rope_layout != RopeLayout::kNone;
   const int64_t rot = c.rotary_dim;
   if (rotary) {
@@ -158,6 +225,27 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
   const KernelActivation act = ToKernel(c.activation);
   const bool post_ln = c.arch == Architecture::kOpt && !c.do_layer_norm_before;
 
+  // Row-wise helpers over all R rows. Element-wise kernels run one row at a
+  // time so a row's values never depend on where it sits in the batch.
+  auto add_rows = [&](const float* src, float* dst) {
+    ForRowChunks(ctx_, R, [&](int64_t r0, int64_t n) { AddInPlace(src + r0 * d, dst + r0 * d, n * d); });
+  };
+  auto mlp = [&](const BlockTensors& b, const float* in, float* out) {
+    if (b.gate_w >= 0) {
+      Linear(b.gate_w, -1, in, T, d, f, ff1_.data());
+      Linear(b.up_w, -1, in, T, d, f, ff2_.data());
+      ForRowChunks(ctx_, R, [&](int64_t r0, int64_t n) {
+        for (int64_t r = r0; r < r0 + n; ++r) SiluMul(ff1_.data() + r * f, ff2_.data() + r * f, f, ff1_.data() + r * f);
+      });
+    } else {
+      Linear(b.up_w, b.up_b, in, T, d, f, ff1_.data());
+      ForRowChunks(ctx_, R, [&](int64_t r0, int64_t n) {
+        for (int64_t r = r0; r < r0 + n; ++r) Activate(act, ff1_.data() + r * f, f);
+      });
+    }
+    Linear(b.down_w, b.down_b, ff1_.data(), T, f, d, out);
+  };
+
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const BlockTensors& b = ix.blocks[l];
     // ---- attention input
@@ -169,7 +257,7 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
     if (b.qkv_w >= 0) {
       Linear(b.qkv_w, b.qkv_b, attn_in, T, d, 3 * d, tmp_.data());
       const bool neox = c.arch == Architecture::kNeox;
-      ForRowChunks(ctx_, T, [&](int64_t r0, int64_t n) {
+      ForRowChunks(ctx_, R, [&](int64_t r0, int64_t n) {
         for (int64_t r = r0; r < r0 + n; ++r) {
           const float* src = tmp_.data() + r * 3 * d;
           if (neox) {  // per head: [q | k | v] of head_dim each
@@ -191,53 +279,40 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
       Linear(b.v_w, b.v_b, attn_in, T, d, kvd, v_.data());
     }
     if (rotary) {
-      ForRowChunks(ctx_, T, [&](int64_t r0, int64_t n) {
-        ApplyRope(q_.data() + r0 * qd, n, qd, nh, hd, rot, interleaved, rope_.data() + r0 * rot);
-        ApplyRope(k_.data() + r0 * kvd, n, kvd, kvh, hd, rot, interleaved, rope_.data() + r0 * rot);
-      });
+      for (int64_t st = 0; st < S; ++st) {
+        float* q = q_.data() + st * T * qd;
+        float* k = k_.data() + st * T * kvd;
+        ForRowChunks(ctx_, T, [&](int64_t r0, int64_t n) {
+          ApplyRope(q + r0 * qd, n, qd, nh, hd, rot, interleaved, rope_.data() + r0 * rot);
+          ApplyRope(k + r0 * kvd, n, kvd, kvh, hd, rot, interleaved, rope_.data() + r0 * rot);
+        });
+      }
     }
     if (cache != nullptr) {
-      const SeqSpan& s = spans[0];
-      std::memcpy(cache->keys(l) + s.past * kvd, k_.data(), T * kvd * sizeof(float));
-      std::memcpy(cache->values(l) + s.past * kvd, v_.data(), T * kvd * sizeof(float));
+      const SeqSpan& sp = spans[0];
+      std::memcpy(cache->keys(l) + sp.past * kvd, k_.data(), T * kvd * sizeof(float));
+      std::memcpy(cache->values(l) + sp.past * kvd, v_.data(), T * kvd * sizeof(float));
     }
-    Attention(l, T, spans, cache);
+    Attention(l, spans, cache);
     Linear(b.o_w, b.o_b, attn_.data(), T, qd, d, tmp_.data());
 
     // ---- residual + MLP
-    auto mlp = [&](const float* in, float* out) {
-      if (b.gate_w >= 0) {
-        Linear(b.gate_w, -1, in, T, d, f, ff1_.data());
-        Linear(b.up_w, -1, in, T, d, f, ff2_.data());
-        ForRowChunks(ctx_, T, [&](int64_t r0, int64_t n) {
-          SiluMul(ff1_.data() + r0 * f, ff2_.data() + r0 * f, n * f, ff1_.data() + r0 * f);
-        });
-      } else {
-        Linear(b.up_w, b.up_b, in, T, d, f, ff1_.data());
-        ForRowChunks(ctx_, T, [&](int64_t r0, int64_t n) { Activate(act, ff1_.data() + r0 * f, n * f); });
-      }
-      Linear(b.down_w, b.down_b, ff1_.data(), T, f, d, out);
-    };
-    auto add_rows = [&](const float* src, float* dst) {
-      ForRowChunks(ctx_, T, [&](int64_t r0, int64_t n) { AddInPlace(src + r0 * d, dst + r0 * d, n * d); });
-    };
-
     if (post_ln) {  // OPT-350m: x = LN(x + attn(x)); x = LN(x + mlp(x))
       add_rows(tmp_.data(), x_.data());
       Norm(b.attn_norm_w, b.attn_norm_b, x_.data(), h_.data(), T);
-      mlp(h_.data(), ff2_.data());
+      mlp(b, h_.data(), ff2_.data());
       add_rows(ff2_.data(), h_.data());
       Norm(b.mlp_norm_w, b.mlp_norm_b, h_.data(), x_.data(), T);
     } else if (c.arch == Architecture::kNeox && c.use_parallel_residual) {
-      // x = x + attn(ln1(x)) + mlp(ln2(x)), with the sum taken as HF does: (mlp + attn) + x.
+      // x = x + attn(ln1(x)) + mlp(ln2(x)), summed as HF does: (mlp + attn) + x.
       Norm(b.mlp_norm_w, b.mlp_norm_b, x_.data(), h_.data(), T);
-      mlp(h_.data(), ff2_.data());
+      mlp(b, h_.data(), ff2_.data());
       add_rows(tmp_.data(), ff2_.data());
       add_rows(ff2_.data(), x_.data());
     } else {
       add_rows(tmp_.data(), x_.data());
       Norm(b.mlp_norm_w, b.mlp_norm_b, x_.data(), h_.data(), T);
-      mlp(h_.data(), ff2_.data());
+      mlp(b, h_.data(), ff2_.data());
       add_rows(ff2_.data(), x_.data());
     }
   }
@@ -245,11 +320,46 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
   if (ix.final_norm_w >= 0) {
     Norm(ix.final_norm_w, ix.final_norm_b, x_.data(), hidden_.data(), T);
   } else {
-    std::memcpy(hidden_.data(), x_.data(), T * d * sizeof(float));
+    std::memcpy(hidden_.data(), x_.data(), R * d * sizeof(float));
   }
 }
 
-StatusOr<std::vector<SequenceOutput>> Transformer::Forward(std::span<const SequenceRequest> batch) {
+StatusOr<std::vector<SequenceOutput>> Transformer::Forward(std::span<const SequenceRequest> batch,
+                                                           const Perturbation* perturbation) {
+  streams_ = 1;
+  perturbed_ = perturbation != nullptr;
+  if (perturbed_) {
+    seed_ = perturbation->seed;
+    dist_ = perturbation->dist;
+    scale_[0] = perturbation->scale;
+  }
+  auto out = Run(batch, 1);
+  perturbed_ = false;
+  if (!out.ok()) return out.status();
+  return out;
+}
+
+StatusOr<std::array<std::vector<SequenceOutput>, 2>> Transformer::ForwardPair(std::span<const SequenceRequest> batch,
+                                                                              uint64_t seed, float eps,
+                                                                              ZDistribution dist) {
+  streams_ = 2;
+  perturbed_ = true;
+  seed_ = seed;
+  dist_ = dist;
+  scale_[0] = eps;
+  scale_[1] = -eps;
+  auto out = Run(batch, 2);
+  perturbed_ = false;
+  streams_ = 1;
+  if (!out.ok()) return out.status();
+  std::array<std::vector<SequenceOutput>, 2> pair;
+  const size_t n = batch.size();
+  pair[0].assign(std::make_move_iterator(out->begin()), std::make_move_iterator(out->begin() + n));
+  pair[1].assign(std::make_move_iterator(out->begin() + n), std::make_move_iterator(out->end()));
+  return pair;
+}
+
+StatusOr<std::vector<SequenceOutput>> Transformer::Run(std::span<const SequenceRequest> batch, int streams) {
   const ModelConfig& c = config();
   const int64_t V = c.vocab_size, d = c.hidden_size;
   std::vector<int32_t> tokens;
@@ -265,7 +375,8 @@ StatusOr<std::vector<SequenceOutput>> Transformer::Forward(std::span<const Seque
         return InvalidArgument("sequence {} position {}: token id {} outside the vocabulary [0, {})", s, i,
                                req.tokens[i], V);
     }
-    if (req.score_begin < 0 || req.score_end < req.score_begin || (req.score_end > req.score_begin && req.score_end > n - 1))
+    if (req.score_begin < 0 || req.score_end < req.score_begin ||
+        (req.score_end > req.score_begin && req.score_end > n - 1))
       return InvalidArgument("sequence {}: score range [{}, {}) invalid for {} tokens", s, req.score_begin,
                              req.score_end, n);
     for (int32_t p : req.logit_positions) {
@@ -274,19 +385,23 @@ StatusOr<std::vector<SequenceOutput>> Transformer::Forward(std::span<const Seque
     spans.push_back(SeqSpan{static_cast<int64_t>(tokens.size()), n, 0});
     tokens.insert(tokens.end(), req.tokens.begin(), req.tokens.end());
   }
-  std::vector<SequenceOutput> out(batch.size());
+  const size_t nseq = batch.size();
+  std::vector<SequenceOutput> out(nseq * static_cast<size_t>(streams));
   if (batch.empty()) return out;
+  for (int& t : slot_tensor_) t = -1;
   RunBody(tokens, spans, nullptr);
+  const int64_t T = static_cast<int64_t>(tokens.size());
 
-  // Rows that need the vocabulary projection.
+  // Rows that need the vocabulary projection (the same for every stream).
   struct OutRow {
-    int64_t row;
+    int64_t row;  // row within one stream
     size_t seq;
     std::vector<size_t> logit_slots;
     int64_t score_slot = -1;
+    int32_t target = -1;
   };
   std::vector<OutRow> rows;
-  for (size_t s = 0; s < batch.size(); ++s) {
+  for (size_t s = 0; s < nseq; ++s) {
     const SequenceRequest& req = batch[s];
     const int64_t n = static_cast<int64_t>(req.tokens.size());
     std::map<int64_t, OutRow> by_pos;
@@ -302,29 +417,68 @@ StatusOr<std::vector<SequenceOutput>> Transformer::Forward(std::span<const Seque
       r.row = spans[s].row + p;
       r.seq = s;
       r.score_slot = p - req.score_begin;
+      r.target = req.tokens[p + 1];
     }
     for (auto& [p, r] : by_pos) rows.push_back(std::move(r));
-    out[s].logits.resize(req.logit_positions.size());
-    out[s].token_logprobs.resize(static_cast<size_t>(req.score_end - req.score_begin));
+    for (int st = 0; st < streams; ++st) {
+      out[st * nseq + s].logits.resize(req.logit_positions.size());
+      for (auto& lg : out[st * nseq + s].logits) lg.resize(static_cast<size_t>(V));
+      out[st * nseq + s].token_logprobs.resize(static_cast<size_t>(req.score_end - req.score_begin));
+    }
   }
+  const int64_t nr = static_cast<int64_t>(rows.size());
+  if (nr == 0) return out;
 
-  Grow(logits_, static_cast<size_t>(kOutputChunk * V));
+  // Vocabulary-tiled LM head: logits of tile j for all output rows, one
+  // log-sum-exp per (row, tile), combined in tile order at the end.
   const int output = weights_.index().output;
-  for (size_t c0 = 0; c0 < rows.size(); c0 += kOutputChunk) {
-    const int64_t nrows = std::min<int64_t>(kOutputChunk, static_cast<int64_t>(rows.size() - c0));
-    for (int64_t i = 0; i < nrows; ++i)
-      std::memcpy(h_.data() + i * d, hidden_.data() + rows[c0 + i].row * d, d * sizeof(float));
-    Linear(output, -1, h_.data(), nrows, d, V, logits_.data());
-    ctx_.ParallelFor(static_cast<size_t>(nrows), [&](size_t i, int) {
-      const OutRow& r = rows[c0 + i];
-      const float* lg = logits_.data() + static_cast<int64_t>(i) * V;
-      for (size_t slot : r.logit_slots) out[r.seq].logits[slot].assign(lg, lg + V);
+  const int64_t tiles = (V + kVocabTile - 1) / kVocabTile;
+  Grow(h_, static_cast<size_t>(streams * nr * d));
+  for (int st = 0; st < streams; ++st)
+    for (int64_t i = 0; i < nr; ++i)
+      std::memcpy(h_.data() + (st * nr + i) * d, hidden_.data() + (st * T + rows[i].row) * d, d * sizeof(float));
+  Grow(logits_, static_cast<size_t>(streams * nr * kVocabTile));
+  std::vector<float> tile_lse(static_cast<size_t>(streams * nr * tiles));
+  std::vector<float> target_logit(static_cast<size_t>(streams * nr), 0.0f);
+  for (int64_t j = 0; j < tiles; ++j) {
+    const int64_t v0 = j * kVocabTile, vn = std::min(kVocabTile, V - v0);
+    const float* w[2] = {weights_.data(output) + v0 * d, weights_.data(output) + v0 * d};
+    if (perturbed_) {
+      float* dst[2];
+      for (int st = 0; st < streams; ++st) {
+        Grow(out_tile_[st], static_cast<size_t>(kVocabTile * d));
+        dst[st] = out_tile_[st].data();
+      }
+      PerturbRange(output, v0 * d, vn * d, dst);
+      for (int st = 0; st < streams; ++st) w[st] = dst[st];
+    }
+    for (int st = 0; st < streams; ++st)
+      MatMulTransB(ctx_, h_.data() + st * nr * d, nr, d, w[st], vn, nullptr, logits_.data() + st * nr * vn);
+    ctx_.ParallelFor(static_cast<size_t>(streams * nr), [&](size_t task, int) {
+      const int64_t st = static_cast<int64_t>(task) / nr, i = static_cast<int64_t>(task) % nr;
+      const OutRow& r = rows[i];
+      const float* lg = logits_.data() + (st * nr + i) * vn;
+      SequenceOutput& o = out[st * nseq + r.seq];
+      for (size_t slot : r.logit_slots) std::memcpy(o.logits[slot].data() + v0, lg, vn * sizeof(float));
       if (r.score_slot >= 0) {
-        const SequenceRequest& req = batch[r.seq];
-        const int32_t target = req.tokens[req.score_begin + r.score_slot + 1];
-        out[r.seq].token_logprobs[r.score_slot] = lg[target] - LogSumExp(lg, V);
+        tile_lse[(st * nr + i) * tiles + j] = LogSumExp(lg, vn);
+        if (r.target >= v0 && r.target < v0 + vn) target_logit[st * nr + i] = lg[r.target - v0];
       }
     });
+  }
+  for (int64_t st = 0; st < streams; ++st) {
+    for (int64_t i = 0; i < nr; ++i) {
+      const OutRow& r = rows[i];
+      if (r.score_slot < 0) continue;
+      const float* l = tile_lse.data() + (st * nr + i) * tiles;
+      double mx = l[0];
+      for (int64_t j = 1; j < tiles; ++j) mx = std::max<double>(mx, l[j]);
+      double sum = 0.0;
+      for (int64_t j = 0; j < tiles; ++j) sum += std::exp(static_cast<double>(l[j]) - mx);
+      const double lse = mx + std::log(sum);
+      out[st * nseq + r.seq].token_logprobs[r.score_slot] =
+          static_cast<float>(static_cast<double>(target_logit[st * nr + i]) - lse);
+    }
   }
   return out;
 }
@@ -352,6 +506,8 @@ Status Transformer::Decode(KvCache& cache, std::span<const int32_t> tokens, std:
   for (int32_t t : tokens)
     if (t < 0 || t >= c.vocab_size) return InvalidArgument("Decode: token id {} outside [0, {})", t, c.vocab_size);
   SeqSpan span{0, n, cache.length_};
+  streams_ = 1;
+  perturbed_ = false;
   RunBody(tokens, std::span<const SeqSpan>(&span, 1), &cache);
   cache.length_ += n;
   const int64_t d = c.hidden_size;

@@ -13,12 +13,14 @@
 // scored without paying for the full vocabulary at every position.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
 
 #include "core/status.h"
 #include "core/threading.h"
+#include "kernels/random.h"
 #include "model/weights.h"
 
 namespace seedtune {
@@ -36,6 +38,17 @@ struct SequenceRequest {
 struct SequenceOutput {
   std::vector<std::vector<float>> logits;  // one row per logit_positions entry
   std::vector<float> token_logprobs;       // score_end - score_begin values
+};
+
+// A forward pass at theta + scale * z(seed) instead of theta. The fp32 master
+// weights are never written: each tensor is materialised perturbed into
+// scratch right before it is used (z regenerated from the seed by canonical
+// element index, kernels/random.h), embedding rows as they are looked up,
+// and the output projection one vocabulary tile at a time.
+struct Perturbation {
+  uint64_t seed = 0;
+  float scale = 0.0f;
+  ZDistribution dist = ZDistribution::kGaussian;
 };
 
 // Keys and values of one sequence for incremental decoding.
@@ -64,7 +77,16 @@ class Transformer {
 
   // Batched forward. Validates token ids, positions and lengths (an error
   // names the sequence and the offending value).
-  StatusOr<std::vector<SequenceOutput>> Forward(std::span<const SequenceRequest> batch);
+  StatusOr<std::vector<SequenceOutput>> Forward(std::span<const SequenceRequest> batch,
+                                                const Perturbation* perturbation = nullptr);
+
+  // The two SPSA evaluations of one batch, at theta + eps z(seed) ([0]) and
+  // theta - eps z(seed) ([1]), run side by side so z is generated once per
+  // tensor. Each result is bit-identical to Forward with the matching
+  // Perturbation.
+  StatusOr<std::array<std::vector<SequenceOutput>, 2>> ForwardPair(std::span<const SequenceRequest> batch,
+                                                                   uint64_t seed, float eps,
+                                                                   ZDistribution dist = ZDistribution::kGaussian);
 
   // Mean next-token cross-entropy of each sequence over its scored range
   // (convenience over Forward).
@@ -83,19 +105,38 @@ class Transformer {
     int64_t len = 0;   // new tokens
     int64_t past = 0;  // positions already in the cache (0 without cache)
   };
-  // Runs embeddings + all blocks + final norm over packed rows; leaves the
-  // normalized final hidden states in hidden_.
+  // Scratch slots for materialised perturbed tensors: a matrix and up to two
+  // vectors (bias, or LayerNorm weight + bias) are alive at once.
+  enum Slot { kMatrixSlot = 0, kVectorSlotA = 1, kVectorSlotB = 2, kNumSlots = 3 };
+
+  StatusOr<std::vector<SequenceOutput>> Run(std::span<const SequenceRequest> batch, int streams);
+  // Runs embeddings + all blocks + final norm over packed rows, for every
+  // stream (stream s owns rows [s*T, (s+1)*T)); leaves the normalized final
+  // hidden states in hidden_.
   void RunBody(std::span<const int32_t> tokens, std::span<const SeqSpan> spans, KvCache* cache);
-  void Attention(int64_t layer, int64_t total, std::span<const SeqSpan> spans, KvCache* cache);
-  void Norm(int w, int b, const float* in, float* out, int64_t rows);
-  void Linear(int w, int b, const float* in, int64_t rows, int64_t in_dim, int64_t out_dim, float* out);
+  void Attention(int64_t layer, std::span<const SeqSpan> spans, KvCache* cache);
+  void Norm(int w, int b, const float* in, float* out, int64_t rows_per_stream);
+  void Linear(int w, int b, const float* in, int64_t rows_per_stream, int64_t in_dim, int64_t out_dim, float* out);
+  // The tensor as stream `stream` sees it (master, or perturbed in a slot).
+  const float* Weight(int tensor, int stream, Slot slot);
+  // theta + scale_s * z for elements [first, first + n) of tensor `tensor`
+  // (canonical offsets), for every stream, into dst[s] (n floats each).
+  void PerturbRange(int tensor, int64_t first, int64_t n, float* const* dst);
   void EnsureWorkspace(int64_t rows, int64_t max_keys);
 
   const ModelWeights& weights_;
   ThreadingContext& ctx_;
+  // Perturbation state of the run in progress.
+  int streams_ = 1;
+  bool perturbed_ = false;
+  uint64_t seed_ = 0;
+  ZDistribution dist_ = ZDistribution::kGaussian;
+  float scale_[2] = {0.0f, 0.0f};
+  int slot_tensor_[kNumSlots] = {-1, -1, -1};
+  std::vector<float> slot_buf_[kNumSlots][2];
   // Workspace, grown on demand (rows x width).
-  int64_t ws_rows_ = 0, ws_keys_ = 0;
-  std::vector<float> x_, h_, q_, k_, v_, attn_, tmp_, ff1_, ff2_, rope_, scores_, hidden_, logits_;
+  int64_t ws_keys_ = 0;
+  std::vector<float> x_, h_, q_, k_, v_, attn_, tmp_, ff1_, ff2_, rope_, scores_, hidden_, logits_, out_tile_[2];
   std::vector<int64_t> positions_;
 };
 
