@@ -42,5 +42,6 @@ CommandRunner RegisterLogits(CLI::App& app);
 CommandRunner RegisterPpl(CLI::App& app);
 CommandRunner RegisterConvert(CLI::App& app);
 CommandRunner RegisterDemo(CLI::App& app);
+CommandRunner RegisterRng(CLI::App& app);
 
 }  // namespace seedtune::cli

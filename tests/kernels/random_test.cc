@@ -29,6 +29,24 @@ TEST(PhiloxTest, Random123KnownAnswers) {
             (std::array<uint32_t, 4>{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
 }
 
+// The test vectors of docs/rng.md (printed with 9 significant digits, which
+// identify a float exactly).
+TEST(ZVectorsTest, SpecTestVectors) {
+  float z[8];
+  GenerateZReference(0, 0, 8, ZDistribution::kGaussian, z);
+  const float want0[8] = {0.991137505f, -0.153638124f, -1.18635726f, -0.59540689f,
+                          -0.127551734f, 1.24400616f,  0.289800107f, 0.880858004f};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(z[i], want0[i]) << i;
+  GenerateZ(42, 1000000, 4, ZDistribution::kGaussian, z);
+  const float want1[4] = {-0.898041725f, -0.330820739f, -1.47809696f, -0.00958289113f};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(z[i], want1[i]) << i;
+  const uint32_t words[4] = {0xab09d059u, 0x4281ba31u, 0x0574d3f6u, 0x9bab1a00u};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(ZWord(42, 1000000 + i), words[i]) << i;
+  GenerateZ(42, 1000000, 4, ZDistribution::kRademacher, z);
+  const float want2[4] = {-1, 1, 1, -1};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(z[i], want2[i]) << i;
+}
+
 TEST(ZLayoutTest, ElementMapsToDocumentedBlockAndWord) {
   // docs/rng.md: element i -> block (i/64)*16 + i%16, word (i%64)/16.
   for (uint64_t i : {0ull, 1ull, 15ull, 16ull, 63ull, 64ull, 1000003ull, (1ull << 36) + 5}) {
