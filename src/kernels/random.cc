@@ -172,42 +172,50 @@ ST_AVX2 inline void BoxMuller8(__m256i w0, __m256i w1, __m256* zc, __m256* zs) {
   *zs = _mm256_mul_ps(r, s);
 }
 
-ST_AVX2 void GroupAvx2(uint64_t seed, uint64_t group, ZDistribution dist, float* z) {
-  for (int half = 0; half < 2; ++half) {
-    const uint64_t block0 = group * 16 + static_cast<uint64_t>(half) * 8;
-    __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(block0))),
-                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    __m256i c1 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(block0 >> 32)));
-    __m256i c2 = _mm256_set1_epi32(static_cast<int>(kZStream));
-    __m256i c3 = _mm256_setzero_si256();
-    uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-    const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kM0)), m1 = _mm256_set1_epi32(static_cast<int>(kM1));
-    for (int r = 0; r < kRounds; ++r) {
+// The two 8-lane halves of a group (and N groups) run interleaved, as in the
+// AVX-512 path, to hide the latency of Philox's multiply chain.
+template <int N>
+ST_AVX2 void GroupsAvx2(uint64_t seed, uint64_t group, ZDistribution dist, float* z) {
+  constexpr int H = 2 * N;  // independent 8-lane states
+  __m256i c0[H], c1[H], c2[H], c3[H];
+  for (int h = 0; h < H; ++h) {
+    const uint64_t block0 = (group + h / 2) * 16 + static_cast<uint64_t>(h % 2) * 8;
+    c0[h] = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(block0))),
+                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    c1[h] = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(block0 >> 32)));
+    c2[h] = _mm256_set1_epi32(static_cast<int>(kZStream));
+    c3[h] = _mm256_setzero_si256();
+  }
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kM0)), m1 = _mm256_set1_epi32(static_cast<int>(kM1));
+  for (int r = 0; r < kRounds; ++r) {
+    const __m256i vk0 = _mm256_set1_epi32(static_cast<int>(k0)), vk1 = _mm256_set1_epi32(static_cast<int>(k1));
+    for (int h = 0; h < H; ++h) {
       __m256i hi0, lo0, hi1, lo1;
-      MulHiLo8(c0, m0, &hi0, &lo0);
-      MulHiLo8(c2, m1, &hi1, &lo1);
-      const __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(k0)));
-      const __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(k1)));
-      c0 = n0;
-      c1 = lo1;
-      c2 = n2;
-      c3 = lo0;
-      k0 += kW0;
-      k1 += kW1;
+      MulHiLo8(c0[h], m0, &hi0, &lo0);
+      MulHiLo8(c2[h], m1, &hi1, &lo1);
+      c0[h] = _mm256_xor_si256(_mm256_xor_si256(hi1, c1[h]), vk0);
+      c1[h] = lo1;
+      c2[h] = _mm256_xor_si256(_mm256_xor_si256(hi0, c3[h]), vk1);
+      c3[h] = lo0;
     }
-    float* out = z + half * 8;
+    k0 += kW0;
+    k1 += kW1;
+  }
+  for (int h = 0; h < H; ++h) {
+    float* out = z + (h / 2) * kGroup + (h % 2) * 8;
     if (dist == ZDistribution::kGaussian) {
       __m256 a, b;
-      BoxMuller8(c0, c1, &a, &b);
+      BoxMuller8(c0[h], c1[h], &a, &b);
       _mm256_storeu_ps(out, a);
       _mm256_storeu_ps(out + 16, b);
-      BoxMuller8(c2, c3, &a, &b);
+      BoxMuller8(c2[h], c3[h], &a, &b);
       _mm256_storeu_ps(out + 32, a);
       _mm256_storeu_ps(out + 48, b);
     } else {
       const __m256 one = _mm256_set1_ps(1.0f);
       const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
-      const __m256i words[4] = {c0, c1, c2, c3};
+      const __m256i words[4] = {c0[h], c1[h], c2[h], c3[h]};
       for (int k = 0; k < 4; ++k)
         _mm256_storeu_ps(out + 16 * k, _mm256_or_ps(one, _mm256_castsi256_ps(_mm256_and_si256(words[k], sign))));
     }
@@ -279,42 +287,52 @@ ST_AVX512 inline void BoxMuller16(__m512i w0, __m512i w1, __m512* zc, __m512* zs
   *zs = _mm512_mul_ps(r, s);
 }
 
-ST_AVX512 void GroupAvx512(uint64_t seed, uint64_t group, ZDistribution dist, float* z) {
-  const uint64_t block0 = group * 16;
-  __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(block0))),
-                                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-  __m512i c1 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(block0 >> 32)));
-  __m512i c2 = _mm512_set1_epi32(static_cast<int>(kZStream));
-  __m512i c3 = _mm512_setzero_si512();
+// N independent groups at once: Philox's ten rounds are a serial chain of
+// multiplies, so interleaving independent chains hides their latency.
+template <int N>
+ST_AVX512 void GroupsAvx512(uint64_t seed, uint64_t group, ZDistribution dist, float* z) {
+  __m512i c0[N], c1[N], c2[N], c3[N];
+  for (int g = 0; g < N; ++g) {
+    const uint64_t block0 = (group + g) * 16;
+    c0[g] = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(block0))),
+                             _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    c1[g] = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(block0 >> 32)));
+    c2[g] = _mm512_set1_epi32(static_cast<int>(kZStream));
+    c3[g] = _mm512_setzero_si512();
+  }
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   const __m512i m0 = _mm512_set1_epi32(static_cast<int>(kM0)), m1 = _mm512_set1_epi32(static_cast<int>(kM1));
   for (int r = 0; r < kRounds; ++r) {
-    __m512i hi0, lo0, hi1, lo1;
-    MulHiLo16(c0, m0, &hi0, &lo0);
-    MulHiLo16(c2, m1, &hi1, &lo1);
-    const __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(static_cast<int>(k0)));
-    const __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(static_cast<int>(k1)));
-    c0 = n0;
-    c1 = lo1;
-    c2 = n2;
-    c3 = lo0;
+    const __m512i vk0 = _mm512_set1_epi32(static_cast<int>(k0)), vk1 = _mm512_set1_epi32(static_cast<int>(k1));
+    for (int g = 0; g < N; ++g) {
+      __m512i hi0, lo0, hi1, lo1;
+      MulHiLo16(c0[g], m0, &hi0, &lo0);
+      MulHiLo16(c2[g], m1, &hi1, &lo1);
+      c0[g] = _mm512_xor_si512(_mm512_xor_si512(hi1, c1[g]), vk0);
+      c1[g] = lo1;
+      c2[g] = _mm512_xor_si512(_mm512_xor_si512(hi0, c3[g]), vk1);
+      c3[g] = lo0;
+    }
     k0 += kW0;
     k1 += kW1;
   }
-  if (dist == ZDistribution::kGaussian) {
-    __m512 a, b;
-    BoxMuller16(c0, c1, &a, &b);
-    _mm512_storeu_ps(z, a);
-    _mm512_storeu_ps(z + 16, b);
-    BoxMuller16(c2, c3, &a, &b);
-    _mm512_storeu_ps(z + 32, a);
-    _mm512_storeu_ps(z + 48, b);
-  } else {
-    const __m512i one = _mm512_castps_si512(_mm512_set1_ps(1.0f));
-    const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
-    const __m512i words[4] = {c0, c1, c2, c3};
-    for (int k = 0; k < 4; ++k)
-      _mm512_storeu_ps(z + 16 * k, _mm512_castsi512_ps(_mm512_or_si512(one, _mm512_and_si512(words[k], sign))));
+  for (int g = 0; g < N; ++g) {
+    float* out = z + g * kGroup;
+    if (dist == ZDistribution::kGaussian) {
+      __m512 a, b, c, d;
+      BoxMuller16(c0[g], c1[g], &a, &b);
+      BoxMuller16(c2[g], c3[g], &c, &d);
+      _mm512_storeu_ps(out, a);
+      _mm512_storeu_ps(out + 16, b);
+      _mm512_storeu_ps(out + 32, c);
+      _mm512_storeu_ps(out + 48, d);
+    } else {
+      const __m512i one = _mm512_castps_si512(_mm512_set1_ps(1.0f));
+      const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+      const __m512i words[4] = {c0[g], c1[g], c2[g], c3[g]};
+      for (int k = 0; k < 4; ++k)
+        _mm512_storeu_ps(out + 16 * k, _mm512_castsi512_ps(_mm512_or_si512(one, _mm512_and_si512(words[k], sign))));
+    }
   }
 }
 
@@ -360,24 +378,30 @@ void FmaTo(SimdLevel level, const float* z, float a, const float* x, float* y, i
   for (int64_t i = 0; i < n; ++i) y[i] = std::fma(a, z[i], x[i]);
 }
 
-void Group(SimdLevel level, uint64_t seed, uint64_t group, ZDistribution dist, float* z) {
-  if (level == SimdLevel::kAvx512) return GroupAvx512(seed, group, dist, z);
-  if (level == SimdLevel::kAvx2) return GroupAvx2(seed, group, dist, z);
-  GroupScalar(seed, group, dist, z);
+// Generates `count` (1 or 2) consecutive groups into z (64 * count floats).
+void Groups(SimdLevel level, uint64_t seed, uint64_t group, int count, ZDistribution dist, float* z) {
+  if (level == SimdLevel::kAvx512) {
+    return count == 2 ? GroupsAvx512<2>(seed, group, dist, z) : GroupsAvx512<1>(seed, group, dist, z);
+  }
+  if (level == SimdLevel::kAvx2) {
+    return count == 2 ? GroupsAvx2<2>(seed, group, dist, z) : GroupsAvx2<1>(seed, group, dist, z);
+  }
+  for (int g = 0; g < count; ++g) GroupScalar(seed, group + g, dist, z + g * kGroup);
 }
 
 // Calls f(z_slice, offset_in_range, length) over the groups covering
 // [first, first + n), with z_slice pointing at the z values of that part.
 template <typename F>
 void ForEachGroupSlice(SimdLevel level, uint64_t seed, uint64_t first, int64_t n, ZDistribution dist, F&& f) {
-  alignas(64) float z[kGroup];
+  alignas(64) float z[2 * kGroup];
   int64_t done = 0;
   while (done < n) {
     const uint64_t i = first + static_cast<uint64_t>(done);
     const uint64_t group = i / kGroup;
     const int64_t offset = static_cast<int64_t>(i % kGroup);
-    const int64_t len = std::min<int64_t>(kGroup - offset, n - done);
-    Group(level, seed, group, dist, z);
+    const int count = offset + (n - done) > kGroup ? 2 : 1;
+    const int64_t len = std::min<int64_t>(count * kGroup - offset, n - done);
+    Groups(level, seed, group, count, dist, z);
     f(z + offset, done, len);
     done += len;
   }
