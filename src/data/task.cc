@@ -1,0 +1,407 @@
+#include "data/task.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <string_view>
+#include <utility>
+
+#include "core/assets.h"
+
+namespace seedtune {
+namespace {
+
+bool IsPyWhitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+// Python str.strip(' '): spaces only, both ends.
+std::string StripSpaces(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && s[b] == ' ') ++b;
+  while (e > b && s[e - 1] == ' ') --e;
+  return std::string(s.substr(b, e - b));
+}
+// Python str.strip() / lstrip() / rstrip() (ASCII whitespace).
+std::string Strip(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && IsPyWhitespace(s[b])) ++b;
+  while (e > b && IsPyWhitespace(s[e - 1])) --e;
+  return std::string(s.substr(b, e - b));
+}
+std::string LStrip(std::string_view s) {
+  size_t b = 0;
+  while (b < s.size() && IsPyWhitespace(s[b])) ++b;
+  return std::string(s.substr(b));
+}
+std::string RStrip(std::string_view s) {
+  size_t e = s.size();
+  while (e > 0 && IsPyWhitespace(s[e - 1])) --e;
+  return std::string(s.substr(0, e));
+}
+std::string AsciiLower(std::string s) {
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
+
+// MeZO encode_prompt with no demonstrations: the prompt is
+// template.encode(x).strip(' '), each full text is
+// ("\n\n" + template.verbalize(x, c).strip(' ')).lstrip().strip(' '); the
+// candidate is what the full text adds to the prompt.
+Example FromTemplate(const std::string& raw_prompt, const std::vector<std::string>& raw_full, int label) {
+  Example ex;
+  ex.prompt = LStrip(StripSpaces(raw_prompt));
+  ex.label = label;
+  for (const std::string& f : raw_full) {
+    std::string full = StripSpaces(LStrip(StripSpaces(f)));
+    if (full.compare(0, ex.prompt.size(), ex.prompt) == 0) {
+      ex.candidates.push_back(full.substr(ex.prompt.size()));
+    } else {
+      // Not reachable for the templates below (each full text starts with its
+      // prompt); keep the whole text rather than lose the candidate.
+      ex.candidates.push_back(std::move(full));
+    }
+  }
+  return ex;
+}
+
+Example WithWords(const std::string& prompt, const std::string& sep, const std::vector<std::string>& words,
+                  int label) {
+  std::vector<std::string> full;
+  for (const auto& w : words) full.push_back(prompt + sep + w);
+  return FromTemplate(prompt, full, label);
+}
+
+const std::vector<std::string>& YesNo() {
+  static const std::vector<std::string> v = {"Yes", "No"};
+  return v;
+}
+const std::vector<std::string>& NoYes() {
+  static const std::vector<std::string> v = {"No", "Yes"};
+  return v;
+}
+
+// CopaTemplate.capitalize ("correct"): lower-case the first space-separated
+// word unless it is "I".
+std::string CopaCapitalize(const std::string& c) {
+  const size_t sp = c.find(' ');
+  const std::string first = c.substr(0, sp);
+  if (first == "I") return c;
+  return AsciiLower(first) + (sp == std::string::npos ? "" : c.substr(sp));
+}
+
+// Python len() of a UTF-8 string: bytes that do not continue a sequence.
+int64_t CodePoints(const std::string& s) {
+  int64_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string JoinPath(const std::string& a, const std::string& b) {
+  return (std::filesystem::path(a) / b).string();
+}
+
+template <typename T>
+std::vector<T> Pick(const std::vector<T>& items, const std::vector<int64_t>& idx) {
+  std::vector<T> out;
+  out.reserve(idx.size());
+  for (int64_t i : idx) out.push_back(items[static_cast<size_t>(i)]);
+  return out;
+}
+
+// Fills task->train/dev/eval from separate pools.
+void SampleInto(Task* task, const std::vector<Example>& train_pool, const std::vector<Example>& eval_pool,
+                const TaskOptions& opts) {
+  const TrainDevIndices td =
+      SampleTrainDev(static_cast<int64_t>(train_pool.size()), opts.train_n, opts.dev_n, opts.seed);
+  task->train = Pick(train_pool, td.train);
+  task->dev = Pick(train_pool, td.dev);
+  task->eval = Pick(eval_pool, SampleEval(static_cast<int64_t>(eval_pool.size()), opts.eval_n, opts.seed));
+}
+
+// Splits one labeled file (examples[i] in group group_of[i]) and samples.
+void SampleHoldout(Task* task, const std::vector<Example>& examples, const std::vector<int64_t>& group_of,
+                   int64_t num_groups, const TaskOptions& opts) {
+  const HoldoutSplit split = SplitHoldout(group_of, num_groups);
+  SampleInto(task, Pick(examples, split.train_pool), Pick(examples, split.eval_pool), opts);
+}
+
+void SampleHoldout(Task* task, const std::vector<Example>& examples, const TaskOptions& opts) {
+  std::vector<int64_t> group_of(examples.size());
+  for (size_t i = 0; i < group_of.size(); ++i) group_of[i] = static_cast<int64_t>(i);
+  SampleHoldout(task, examples, group_of, static_cast<int64_t>(examples.size()), opts);
+}
+
+template <typename R, typename F>
+std::vector<Example> MapExamples(const std::vector<R>& records, F&& f) {
+  std::vector<Example> out;
+  out.reserve(records.size());
+  for (const R& r : records) out.push_back(f(r));
+  return out;
+}
+
+}  // namespace
+
+const char* ObjectiveName(Objective objective) {
+  switch (objective) {
+    case Objective::kCandidateClassification:
+      return "classification";
+    case Objective::kLanguageModel:
+      return "language-model";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------- templates
+
+Example Sst2Example(const Sst2Record& r) {
+  return WithWords(Strip(r.sentence) + " It was", " ", {"terrible", "great"}, r.label);
+}
+
+Example Sst5Example(const LabeledSentence& r) {
+  return WithWords(Strip(r.sentence) + " It was", " ", {"terrible", "bad", "okay", "good", "great"}, r.label);
+}
+
+Example TrecExample(const LabeledSentence& r) {
+  return WithWords(Strip(r.sentence) + " Answer type:", " ",
+                   {"Description", "Entity", "Expression", "Human", "Location", "Number"}, r.label);
+}
+
+Example RteExample(const PremiseHypothesisRecord& r) {
+  return WithWords(r.premise + "\nDoes this mean that \"" + r.hypothesis + "\" is true? Yes or No?\n", "", YesNo(),
+                   r.label);
+}
+
+Example CbExample(const PremiseHypothesisRecord& r) {
+  return WithWords("Suppose " + r.premise + " Can we infer that \"" + r.hypothesis + "\"? Yes, No, or Maybe?\n", "",
+                   {"Yes", "No", "Maybe"}, r.label);
+}
+
+Example BoolqExample(const BoolqRecord& r) {
+  std::string q = r.question;
+  if (q.empty() || q.back() != '?') q += "?";
+  if (q[0] >= 'a' && q[0] <= 'z') q[0] = static_cast<char>(q[0] - 'a' + 'A');
+  // MeZO: candidates ["Yes", "No"], gold "Yes" iff the answer is true.
+  return WithWords(r.passage + " " + q + "\n", "", YesNo(), r.label == 1 ? 0 : 1);
+}
+
+Example WicExample(const WicRecord& r) {
+  return WithWords("Does the word \"" + r.word + "\" have the same meaning in these two sentences? Yes, No?\n" +
+                       r.sentence1 + "\n" + r.sentence2 + "\n",
+                   "", NoYes(), r.label);
+}
+
+Example WscExample(const WscRecord& r) {
+  return WithWords(r.text + "\nIn the previous sentence, does the pronoun \"" + AsciiLower(r.span2_text) +
+                       "\" refer to " + r.span1_text + "? Yes or No?\n",
+                   "", NoYes(), r.label);
+}
+
+Example MultircExample(const MultircRecord& r) {
+  return WithWords(r.paragraph + "\nQuestion: " + r.question + "\nI found this answer \"" + r.answer +
+                       "\". Is that correct? Yes or No?\n",
+                   "", NoYes(), r.label);
+}
+
+Example CopaExample(const CopaRecord& r) {
+  std::string premise = RStrip(r.premise);
+  if (!premise.empty() && premise.back() == '.') premise.pop_back();
+  const std::string prompt = premise + (r.question == "effect" ? " so " : " because ");
+  return FromTemplate(prompt, {prompt + CopaCapitalize(r.choice1), prompt + CopaCapitalize(r.choice2)}, r.label);
+}
+
+Example NiExample(const std::string& definition, const NiInstance& instance) {
+  Example ex;
+  ex.prompt =
+      "Below is an instruction that describes a task, paired with an input that provides further context. "
+      "Write a response that appropriately completes the request.\n\n### Instruction:\n" +
+      definition + "\n\n### Input:\n" + instance.input + "\n\n### Response:";
+  ex.candidates = {instance.output};
+  ex.label = 0;
+  ex.append_eos = true;
+  return ex;
+}
+
+Example TextExample(const TextLine& line) {
+  Example ex;
+  ex.candidates = {line.text};
+  return ex;
+}
+
+// ---------------------------------------------------------------- sampling
+
+PortableRng::PortableRng(uint64_t seed) {
+  uint64_t x = seed;
+  for (uint64_t& s : s_) {
+    // splitmix64
+    x += 0x9E3779B97F4A7C15ull;
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    s = z ^ (z >> 31);
+  }
+}
+
+uint64_t PortableRng::Next() {
+  auto rotl = [](uint64_t v, int k) { return (v << k) | (v >> (64 - k)); };
+  const uint64_t result = rotl(s_[1] * 5, 7) * 9;
+  const uint64_t t = s_[1] << 17;
+  s_[2] ^= s_[0];
+  s_[3] ^= s_[1];
+  s_[1] ^= s_[2];
+  s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = rotl(s_[3], 45);
+  return result;
+}
+
+uint64_t PortableRng::Below(uint64_t n) {
+  // Reject the lowest (2^64 mod n) values so every residue is equally likely.
+  const uint64_t threshold = (0 - n) % n;
+  for (;;) {
+    const uint64_t r = Next();
+    if (r >= threshold) return r % n;
+  }
+}
+
+std::vector<int64_t> SeededPermutation(int64_t n, uint64_t seed) {
+  std::vector<int64_t> p(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<int64_t>(i);
+  PortableRng rng(seed);
+  for (size_t i = p.size(); i > 1; --i) {
+    const size_t j = static_cast<size_t>(rng.Below(i));
+    std::swap(p[i - 1], p[j]);
+  }
+  return p;
+}
+
+TrainDevIndices SampleTrainDev(int64_t pool_size, int64_t train_n, int64_t dev_n, uint64_t seed) {
+  train_n = std::max<int64_t>(train_n, 0);
+  dev_n = std::max<int64_t>(dev_n, 0);
+  const std::vector<int64_t> perm = SeededPermutation(pool_size, seed);
+  const int64_t taken = std::min<int64_t>(static_cast<int64_t>(perm.size()), train_n + dev_n);
+  // MeZO: dev = the last dev_n taken. When the pool is short, dev still never
+  // takes more than half unless train needs fewer (train is at most train_n).
+  const int64_t dev = std::max<int64_t>(taken - train_n, std::min<int64_t>(dev_n, taken / 2));
+  TrainDevIndices out;
+  out.train.assign(perm.begin(), perm.begin() + (taken - dev));
+  out.dev.assign(perm.begin() + (taken - dev), perm.begin() + taken);
+  return out;
+}
+
+std::vector<int64_t> SampleEval(int64_t pool_size, int64_t eval_n, uint64_t seed) {
+  std::vector<int64_t> perm = SeededPermutation(pool_size, seed);
+  perm.resize(static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(perm.size()), std::max<int64_t>(eval_n, 0))));
+  return perm;
+}
+
+HoldoutSplit SplitHoldout(const std::vector<int64_t>& group_of, int64_t num_groups) {
+  const std::vector<int64_t> perm = SeededPermutation(num_groups, kHoldoutSplitSeed);
+  const int64_t eval_groups = (num_groups + 1) / 2;
+  std::vector<char> is_eval(static_cast<size_t>(std::max<int64_t>(num_groups, 0)), 0);
+  for (int64_t i = 0; i < eval_groups; ++i) is_eval[static_cast<size_t>(perm[static_cast<size_t>(i)])] = 1;
+  HoldoutSplit out;
+  for (size_t i = 0; i < group_of.size(); ++i) {
+    (is_eval[static_cast<size_t>(group_of[i])] ? out.eval_pool : out.train_pool).push_back(static_cast<int64_t>(i));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- LoadTask
+
+StatusOr<Task> LoadTask(const std::string& name, const std::string& data_dir_arg, const TaskOptions& opts) {
+  if (opts.train_n < 0 || opts.dev_n < 0 || opts.eval_n < 0)
+    return InvalidArgument("task {}: negative sample size (train {}, dev {}, eval {})", name, opts.train_n,
+                           opts.dev_n, opts.eval_n);
+  const size_t colon = name.find(':');
+  const std::string kind = AsciiLower(name.substr(0, colon));
+  const std::string arg = colon == std::string::npos ? "" : name.substr(colon + 1);
+
+  std::string data_dir = data_dir_arg;
+  const bool needs_data_dir = kind != "text";
+  if (data_dir.empty() && needs_data_dir) {
+    auto found = FindAsset("data");
+    if (!found) return NotFound("task {}: no data directory given and no asset folder \"data\" found", name);
+    data_dir = *found;
+  }
+  auto sg = [&](const char* task, const char* file) {
+    return JoinPath(JoinPath(JoinPath(data_dir, "superglue"), task), file);
+  };
+
+  Task task;
+  task.name = kind == "ni" || kind == "text" ? name : kind;
+  task.train_objective = Objective::kCandidateClassification;
+
+  if (kind == "sst2") {
+    ASSIGN_OR_RETURN(auto train, LoadSst2Tsv(JoinPath(data_dir, "sst2/train.tsv")));
+    ASSIGN_OR_RETURN(auto val, LoadSst2Tsv(JoinPath(data_dir, "sst2/dev.tsv")));
+    SampleInto(&task, MapExamples(train, Sst2Example), MapExamples(val, Sst2Example), opts);
+  } else if (kind == "rte") {
+    ASSIGN_OR_RETURN(auto train, LoadRteJsonl(sg("RTE", "train.jsonl")));
+    ASSIGN_OR_RETURN(auto val, LoadRteJsonl(sg("RTE", "val.jsonl")));
+    SampleInto(&task, MapExamples(train, RteExample), MapExamples(val, RteExample), opts);
+  } else if (kind == "wsc") {
+    ASSIGN_OR_RETURN(auto train, LoadWscJsonl(sg("WSC", "train.jsonl")));
+    ASSIGN_OR_RETURN(auto val, LoadWscJsonl(sg("WSC", "val.jsonl")));
+    SampleInto(&task, MapExamples(train, WscExample), MapExamples(val, WscExample), opts);
+  } else if (kind == "sst5") {
+    ASSIGN_OR_RETURN(auto train, LoadLmBffTsv(JoinPath(data_dir, "lmbff/sst-5/train.tsv"), 5));
+    ASSIGN_OR_RETURN(auto test, LoadLmBffTsv(JoinPath(data_dir, "lmbff/sst-5/test.tsv"), 5));
+    SampleInto(&task, MapExamples(train, Sst5Example), MapExamples(test, Sst5Example), opts);
+  } else if (kind == "trec") {
+    ASSIGN_OR_RETURN(auto train, LoadLmBffCsv(JoinPath(data_dir, "lmbff/trec/train.csv"), 6));
+    ASSIGN_OR_RETURN(auto test, LoadLmBffCsv(JoinPath(data_dir, "lmbff/trec/test.csv"), 6));
+    SampleInto(&task, MapExamples(train, TrecExample), MapExamples(test, TrecExample), opts);
+  } else if (kind == "cb") {
+    ASSIGN_OR_RETURN(auto val, LoadCbJsonl(sg("CB", "val.jsonl")));
+    SampleHoldout(&task, MapExamples(val, CbExample), opts);
+  } else if (kind == "boolq") {
+    ASSIGN_OR_RETURN(auto val, LoadBoolqJsonl(sg("BoolQ", "val.jsonl")));
+    SampleHoldout(&task, MapExamples(val, BoolqExample), opts);
+  } else if (kind == "wic") {
+    ASSIGN_OR_RETURN(auto val, LoadWicJsonl(sg("WiC", "val.jsonl")));
+    SampleHoldout(&task, MapExamples(val, WicExample), opts);
+  } else if (kind == "multirc") {
+    ASSIGN_OR_RETURN(auto val, LoadMultircJsonl(sg("MultiRC", "val.jsonl")));
+    std::vector<int64_t> group_of;
+    int64_t num_groups = 0;
+    for (const auto& r : val) {
+      group_of.push_back(r.passage);
+      num_groups = std::max(num_groups, r.passage + 1);
+    }
+    SampleHoldout(&task, MapExamples(val, MultircExample), group_of, num_groups, opts);
+  } else if (kind == "copa") {
+    task.train_objective = Objective::kLanguageModel;
+    ASSIGN_OR_RETURN(auto val, LoadCopaJsonl(sg("COPA", "val.jsonl")));
+    SampleHoldout(&task, MapExamples(val, CopaExample), opts);
+  } else if (kind == "ni") {
+    if (arg.empty()) return InvalidArgument("task {}: expected ni:<task file>", name);
+    task.train_objective = Objective::kLanguageModel;
+    std::string path = arg;
+    if (!std::filesystem::exists(path)) {
+      path = JoinPath(JoinPath(data_dir, "natural-instructions"), arg);
+      const bool has_ext = arg.size() >= 5 && arg.compare(arg.size() - 5, 5, ".json") == 0;
+      if (!std::filesystem::exists(path) && !has_ext) path += ".json";
+    }
+    ASSIGN_OR_RETURN(NiTask ni, LoadNiTask(path));
+    std::vector<Example> examples;
+    for (const NiInstance& inst : ni.instances) {
+      if (opts.ni_max_input_chars > 0 && CodePoints(inst.input) >= opts.ni_max_input_chars) continue;
+      examples.push_back(NiExample(ni.definition, inst));
+    }
+    SampleHoldout(&task, examples, opts);
+  } else if (kind == "text") {
+    if (arg.empty()) return InvalidArgument("task {}: expected text:<file>", name);
+    task.train_objective = Objective::kLanguageModel;
+    std::string path = arg;
+    if (!std::filesystem::exists(path) && !data_dir.empty()) path = JoinPath(data_dir, arg);
+    ASSIGN_OR_RETURN(auto lines, LoadTextLines(path));
+    SampleHoldout(&task, MapExamples(lines, TextExample), opts);
+  } else {
+    return InvalidArgument(
+        "unknown task \"{}\" (expected sst2, rte, cb, boolq, wsc, wic, multirc, copa, sst5, trec, ni:<file>, "
+        "text:<file>)",
+        name);
+  }
+  return task;
+}
+
+}  // namespace seedtune

@@ -1,0 +1,123 @@
+#include "train/mezo.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "model/transformer.h"
+#include "zo/fingerprint.h"
+
+namespace seedtune {
+
+double ScheduledLr(const MezoOptions& o, int64_t step) {
+  if (o.schedule == LrSchedule::kLinear && o.steps > 0)
+    return o.lr * std::max(0.0, 1.0 - static_cast<double>(step - 1) / static_cast<double>(o.steps));
+  return o.lr;
+}
+
+std::vector<int64_t> StepBatch(uint64_t run_seed, int64_t step, int batch_size, int64_t n) {
+  std::vector<int64_t> out;
+  if (n <= 0) return out;
+  const int64_t start = (step - 1) * batch_size;
+  std::vector<int64_t> perm;
+  int64_t perm_epoch = -1;
+  for (int64_t i = start; i < start + batch_size; ++i) {
+    const int64_t epoch = i / n;
+    if (epoch != perm_epoch) {
+      perm = SeededPermutation(n, StepSeed(run_seed, static_cast<uint64_t>(epoch), /*k=*/0xba7c4u));
+      perm_epoch = epoch;
+    }
+    out.push_back(perm[i % n]);
+  }
+  return out;
+}
+
+namespace {
+
+StatusOr<MezoEvalLog> Evaluate(ModelWeights* weights, ThreadingContext& ctx, std::span<const EncodedExample> dev,
+                               Objective objective, const MezoOptions& o, int64_t step) {
+  Transformer model(*weights, ctx);
+  ASSIGN_OR_RETURN(EvalResult r, EvaluateDataset(model, dev, objective, o.eval_batch));
+  MezoEvalLog log;
+  log.step = step;
+  log.dev = r;
+  log.metric = objective == Objective::kLanguageModel ? -r.mean_loss : r.accuracy;
+  log.fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
+  return log;
+}
+
+}  // namespace
+
+StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std::span<const EncodedExample> train,
+                               std::span<const EncodedExample> dev, Objective objective, const MezoOptions& o,
+                               const MezoCallbacks& cb) {
+  if (train.empty()) return InvalidArgument("MeZO: no training examples");
+  if (o.batch_size <= 0 || o.directions <= 0 || o.steps < 0)
+    return InvalidArgument("MeZO: batch_size, directions must be positive and steps non-negative");
+  if (!(o.eps > 0.0f)) return InvalidArgument("MeZO: eps must be positive, got {}", o.eps);
+  MezoResult result;
+  double best_metric = -INFINITY;
+  auto evaluate = [&](int64_t step) -> Status {
+    if (dev.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(MezoEvalLog log, Evaluate(weights, ctx, dev, objective, o, step));
+    if (log.metric > best_metric) {
+      best_metric = log.metric;
+      result.best_step = step;
+    }
+    if (cb.on_eval) cb.on_eval(log);
+    result.evals.push_back(std::move(log));
+    return Status::Ok();
+  };
+  if (o.eval_every > 0) RETURN_IF_ERROR(evaluate(0));
+
+  BatchOptions bopts;
+  bopts.gold_only = objective == Objective::kLanguageModel;
+  for (int64_t step = 1; step <= o.steps; ++step) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<EncodedExample> batch;
+    for (int64_t i : StepBatch(o.seed, step, o.batch_size, static_cast<int64_t>(train.size()))) batch.push_back(train[i]);
+    MezoStepLog log;
+    log.step = step;
+    log.lr = ScheduledLr(o, step);
+    double g_sum = 0.0;
+    {
+      Transformer model(*weights, ctx);
+      for (int k = 0; k < o.directions; ++k) {
+        const uint64_t seed = StepSeed(o.seed, static_cast<uint64_t>(step), static_cast<uint32_t>(k));
+        ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(model, batch, objective, seed, o.eps, o.dist, bopts));
+        const double g = (pair[0].mean_loss - pair[1].mean_loss) / (2.0 * o.eps);
+        if (!std::isfinite(g))
+          return FailedPrecondition("MeZO step {}: non-finite projected gradient (losses {} and {}); lower lr or eps",
+                                    step, pair[0].mean_loss, pair[1].mean_loss);
+        if (k == 0) {
+          log.loss = pair[0].mean_loss;
+          log.loss_minus = pair[1].mean_loss;
+        }
+        g_sum += g;
+        const float decay = k == 0 ? static_cast<float>(1.0 - log.lr * o.weight_decay) : 1.0f;
+        log.updates.push_back(ZUpdate{seed, static_cast<float>(-log.lr * g / o.directions), decay});
+      }
+    }
+    log.projected_grad = g_sum / o.directions;
+    ApplyUpdates(weights, log.updates, o.dist, ctx);
+    log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (cb.on_step) cb.on_step(log);
+    result.steps.push_back(std::move(log));
+    if (o.eval_every > 0 && step % o.eval_every == 0 && step != o.steps) RETURN_IF_ERROR(evaluate(step));
+  }
+  if (o.steps > 0 || o.eval_every == 0) RETURN_IF_ERROR(evaluate(o.steps));
+
+  // Keep the best state: rebuild it from the base by replaying the log.
+  if (o.keep_best && !result.evals.empty() && result.best_step != o.steps) {
+    if (!cb.load_base) return FailedPrecondition("MeZO keep_best: no way to reload the base weights");
+    ASSIGN_OR_RETURN(ModelWeights base, cb.load_base());
+    std::vector<ZUpdate> replay;
+    for (const auto& s : result.steps)
+      if (s.step <= result.best_step) replay.insert(replay.end(), s.updates.begin(), s.updates.end());
+    ApplyUpdates(&base, replay, o.dist, ctx);
+    *weights = std::move(base);
+  }
+  result.final_fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
+  return result;
+}
+
+}  // namespace seedtune
