@@ -43,5 +43,7 @@ CommandRunner RegisterPpl(CLI::App& app);
 CommandRunner RegisterConvert(CLI::App& app);
 CommandRunner RegisterDemo(CLI::App& app);
 CommandRunner RegisterRng(CLI::App& app);
+CommandRunner RegisterTrain(CLI::App& app);
+CommandRunner RegisterEval(CLI::App& app);
 
 }  // namespace seedtune::cli

@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   std::map<CLI::App*, seedtune::cli::CommandRunner> runners;
   for (auto reg : {seedtune::cli::RegisterInfo, seedtune::cli::RegisterGenerate, seedtune::cli::RegisterTokenize,
                    seedtune::cli::RegisterLogits, seedtune::cli::RegisterPpl, seedtune::cli::RegisterConvert,
-                   seedtune::cli::RegisterRng, seedtune::cli::RegisterDemo}) {
+                   seedtune::cli::RegisterRng, seedtune::cli::RegisterTrain,
+                   seedtune::cli::RegisterEval, seedtune::cli::RegisterDemo}) {
     const size_t before = app.get_subcommands({}).size();
     auto runner = reg(app);
     auto subs = app.get_subcommands({});

@@ -1,0 +1,224 @@
+// seedtune train --algo mezo: zeroth-order fine-tuning of every parameter on
+// a task, with a progress bar, JSON-lines metrics and a final evaluation.
+// seedtune eval: accuracy / loss of a (zero-shot or trained) model on a task.
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "cli/common.h"
+#include "core/progress.h"
+#include "core/threading.h"
+#include "data/encode.h"
+#include "data/objective.h"
+#include "data/task.h"
+#include "formats/convert.h"
+#include "runtime/model_source.h"
+#include "train/mezo.h"
+#include "zo/fingerprint.h"
+
+namespace seedtune::cli {
+
+namespace {
+
+struct TaskArgs {
+  std::string task = "sst2", data;
+  int train_n = 1000, dev_n = 500, eval_n = 1000, max_length = 512;
+  uint64_t data_seed = 0;
+};
+
+void AddTaskOptions(CLI::App* cmd, TaskArgs* t) {
+  cmd->add_option("--task", t->task,
+                  "sst2, rte, cb, boolq, wsc, wic, multirc, copa, sst5, trec, ni:<task>, text:<file>")
+      ->capture_default_str();
+  cmd->add_option("--data", t->data, "Dataset root holding sst2/, superglue/, lmbff/, natural-instructions/ "
+                                     "(default: data/ under the asset roots)");
+  cmd->add_option("--train-n", t->train_n, "Training examples sampled (MeZO: 1000)")->capture_default_str();
+  cmd->add_option("--dev-n", t->dev_n, "Dev examples sampled from train (MeZO: 500)")->capture_default_str();
+  cmd->add_option("--eval-n", t->eval_n, "Evaluation examples (MeZO: up to 1000)")->capture_default_str();
+  cmd->add_option("--data-seed", t->data_seed, "Seed of the train/dev/eval sampling")->capture_default_str();
+  cmd->add_option("--max-length", t->max_length, "Tokens per sequence (truncated from the left)")
+      ->capture_default_str();
+}
+
+struct Prepared {
+  Task task;
+  std::vector<EncodedExample> train, dev, eval;
+};
+
+StatusOr<Prepared> Prepare(const TaskArgs& t, const Tokenizer& tok, const ModelConfig& config) {
+  TaskOptions opts;
+  opts.train_n = t.train_n;
+  opts.dev_n = t.dev_n;
+  opts.eval_n = t.eval_n;
+  opts.seed = t.data_seed;
+  Prepared p;
+  ASSIGN_OR_RETURN(p.task, LoadTask(t.task, t.data, opts));
+  const int64_t max_len = EffectiveMaxLength(t.max_length, config);
+  ASSIGN_OR_RETURN(p.train, EncodeExamples(p.task.train, tok, max_len));
+  ASSIGN_OR_RETURN(p.dev, EncodeExamples(p.task.dev, tok, max_len));
+  ASSIGN_OR_RETURN(p.eval, EncodeExamples(p.task.eval, tok, max_len));
+  return p;
+}
+
+StatusOr<EvalResult> EvalWithBar(ModelWeights& w, ThreadingContext& ctx, std::span<const EncodedExample> ex,
+                                 Objective obj, int batch, const std::string& label) {
+  Transformer model(w, ctx);
+  ProgressBar bar(label, static_cast<int64_t>(ex.size()), "ex");
+  auto r = EvaluateDataset(model, ex, obj, batch, [&](int64_t done, int64_t) { bar.Update(done); });
+  bar.Finish();
+  return r;
+}
+
+std::string FormatEval(const EvalResult& r, Objective obj) {
+  if (obj == Objective::kLanguageModel) return fmt::format("loss {:.4f} (n={})", r.mean_loss, r.count);
+  return fmt::format("accuracy {:.2f}% +- {:.2f} (n={}), loss {:.4f}", 100 * r.accuracy, 100 * r.accuracy_stderr,
+                     r.count, r.mean_loss);
+}
+
+}  // namespace
+
+CommandRunner RegisterTrain(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "Fine-tune all parameters with zeroth-order optimisation (MeZO)");
+  auto o = std::make_shared<CommonOptions>();
+  auto t = std::make_shared<TaskArgs>();
+  struct Args {
+    std::string algo = "mezo", schedule = "constant", dist = "gauss", metrics, out;
+    MezoOptions mezo;
+    bool eval_before = true, keep_best = true;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--algo", a->algo, "Algorithm (mezo; the federated ones run under `simulate`)")
+      ->check(CLI::IsMember({"mezo"}));
+  AddModelOption(cmd, o.get());
+  AddTokenizerOption(cmd, o.get());
+  AddTaskOptions(cmd, t.get());
+  cmd->add_option("--steps", a->mezo.steps, "Optimisation steps")->capture_default_str();
+  cmd->add_option("--batch", a->mezo.batch_size, "Examples per step")->capture_default_str();
+  cmd->add_option("--lr", a->mezo.lr, "Learning rate")->capture_default_str();
+  cmd->add_option("--eps", a->mezo.eps, "SPSA perturbation scale")->capture_default_str();
+  cmd->add_option("--weight-decay", a->mezo.weight_decay, "Decoupled weight decay (not on biases / norms)");
+  cmd->add_option("--q", a->mezo.directions, "SPSA directions per step (n-SPSA)")->capture_default_str();
+  cmd->add_option("--lr-schedule", a->schedule, "constant or linear (decay to 0)")
+      ->check(CLI::IsMember({"constant", "linear"}));
+  cmd->add_option("--dist", a->dist, "z distribution: gauss or rademacher")->check(CLI::IsMember({"gauss", "rademacher"}));
+  cmd->add_option("--seed", a->mezo.seed, "Run seed (step seeds and minibatch order)")->capture_default_str();
+  cmd->add_option("--eval-every", a->mezo.eval_every, "Evaluate on dev every N steps (0: at the end)");
+  cmd->add_option("--eval-batch", a->mezo.eval_batch, "Examples per evaluation forward pass");
+  cmd->add_flag("!--no-keep-best", a->keep_best, "End with the final weights instead of the best dev evaluation");
+  cmd->add_flag("!--no-eval-before", a->eval_before, "Skip the zero-shot evaluation");
+  cmd->add_option("--metrics", a->metrics, "Write metrics as JSON lines to this file (default: stdout with --json)");
+  cmd->add_option("--out", a->out, "Export the trained model as a Hugging Face directory");
+  AddThreadsOption(cmd, o.get());
+  AddJsonOption(cmd, o.get());
+  return [o, t, a]() -> int {
+    auto weights = LoadModelSpec(o->model);
+    if (!weights.ok()) return Fail("train", weights.status());
+    auto tok = LoadTokenizerForModel(o->model, weights->config(), o->tokenizer);
+    if (!tok.ok()) return Fail("train", tok.status());
+    auto prep = Prepare(*t, **tok, weights->config());
+    if (!prep.ok()) return Fail("train", prep.status());
+    ThreadingContext ctx(o->threads);
+    const Objective obj = prep->task.train_objective;
+    a->mezo.schedule = a->schedule == "linear" ? LrSchedule::kLinear : LrSchedule::kConstant;
+    a->mezo.dist = a->dist == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
+    a->mezo.keep_best = a->keep_best;
+
+    std::unique_ptr<std::ofstream> metrics_file;
+    if (!a->metrics.empty()) {
+      metrics_file = std::make_unique<std::ofstream>(a->metrics);
+      if (!*metrics_file) return Fail("train", IoError("{}: cannot open for writing", a->metrics));
+    }
+    auto emit = [&](const nlohmann::ordered_json& j) {
+      if (metrics_file) *metrics_file << j.dump() << "\n" << std::flush;
+      else if (o->json) std::printf("%s\n", j.dump().c_str());
+    };
+    std::fprintf(stderr, "train: %s on %s (%s objective): %zu train, %zu dev, %zu eval examples; base %s\n",
+                 o->model.c_str(), prep->task.name.c_str(), ObjectiveName(obj), prep->train.size(), prep->dev.size(),
+                 prep->eval.size(), FingerprintHex(ModelFingerprint(*weights, ctx)).c_str());
+    EvalResult before;
+    if (a->eval_before && !prep->eval.empty()) {
+      auto r = EvalWithBar(*weights, ctx, prep->eval, obj, a->mezo.eval_batch, "eval (before)");
+      if (!r.ok()) return Fail("train", r.status());
+      before = *r;
+      emit({{"event", "eval"}, {"split", "eval"}, {"step", 0}, {"accuracy", r->accuracy}, {"loss", r->mean_loss}});
+    }
+    ProgressBar bar("mezo", a->mezo.steps, "step");
+    MezoCallbacks cb;
+    double ema = NAN;
+    cb.on_step = [&](const MezoStepLog& s) {
+      ema = std::isnan(ema) ? s.loss : 0.95 * ema + 0.05 * s.loss;
+      bar.Update(s.step, fmt::format("loss {:.4f} g {:+.3g}", ema, s.projected_grad));
+      nlohmann::ordered_json j{{"event", "step"}, {"step", s.step},          {"loss", s.loss},
+                               {"loss_minus", s.loss_minus}, {"projected_grad", s.projected_grad},
+                               {"lr", s.lr}, {"seconds", s.seconds}};
+      auto& ups = j["updates"] = nlohmann::ordered_json::array();
+      for (const auto& u : s.updates) ups.push_back({{"seed", u.seed}, {"alpha", u.alpha}, {"decay", u.decay}});
+      emit(j);
+    };
+    cb.on_eval = [&](const MezoEvalLog& e) {
+      emit({{"event", "eval"}, {"split", "dev"}, {"step", e.step}, {"accuracy", e.dev.accuracy},
+            {"loss", e.dev.mean_loss}, {"fingerprint", e.fingerprint}});
+    };
+    const std::string model_spec = o->model;
+    cb.load_base = [model_spec]() { return LoadModelSpec(model_spec); };
+    auto result = TrainMezo(&*weights, ctx, prep->train, prep->dev, obj, a->mezo, cb);
+    bar.Finish();
+    if (!result.ok()) return Fail("train", result.status());
+    auto after = EvalWithBar(*weights, ctx, prep->eval, obj, a->mezo.eval_batch, "eval (after)");
+    if (!after.ok()) return Fail("train", after.status());
+    emit({{"event", "eval"}, {"split", "eval"}, {"step", a->mezo.steps}, {"accuracy", after->accuracy},
+          {"loss", after->mean_loss}, {"fingerprint", result->final_fingerprint}, {"best_step", result->best_step}});
+    std::fprintf(stderr, "\n%-10s %s\n", "", "eval set");
+    if (a->eval_before) std::fprintf(stderr, "%-10s %s\n", "before", FormatEval(before, obj).c_str());
+    std::fprintf(stderr, "%-10s %s\n", "after", FormatEval(*after, obj).c_str());
+    std::fprintf(stderr, "best dev step %lld, final fingerprint %s\n", static_cast<long long>(result->best_step),
+                 result->final_fingerprint.c_str());
+    if (!a->out.empty()) {
+      Status s = ExportModel(*weights, a->out, ExportFormat::kHuggingFace);
+      if (!s.ok()) return Fail("train", s);
+      std::fprintf(stderr, "wrote %s\n", a->out.c_str());
+    }
+    return 0;
+  };
+}
+
+CommandRunner RegisterEval(CLI::App& app) {
+  auto* cmd = app.add_subcommand("eval", "Evaluate a model on a task (accuracy by candidate scoring, and loss)");
+  auto o = std::make_shared<CommonOptions>();
+  auto t = std::make_shared<TaskArgs>();
+  auto batch = std::make_shared<int>(16);
+  auto split = std::make_shared<std::string>("eval");
+  AddModelOption(cmd, o.get());
+  AddTokenizerOption(cmd, o.get());
+  AddTaskOptions(cmd, t.get());
+  cmd->add_option("--split", *split, "eval, dev or train")->check(CLI::IsMember({"eval", "dev", "train"}));
+  cmd->add_option("--batch", *batch, "Examples per forward pass");
+  AddThreadsOption(cmd, o.get());
+  AddJsonOption(cmd, o.get());
+  return [o, t, batch, split]() -> int {
+    auto weights = LoadModelSpec(o->model);
+    if (!weights.ok()) return Fail("eval", weights.status());
+    auto tok = LoadTokenizerForModel(o->model, weights->config(), o->tokenizer);
+    if (!tok.ok()) return Fail("eval", tok.status());
+    auto prep = Prepare(*t, **tok, weights->config());
+    if (!prep.ok()) return Fail("eval", prep.status());
+    ThreadingContext ctx(o->threads);
+    const auto& ex = *split == "eval" ? prep->eval : *split == "dev" ? prep->dev : prep->train;
+    auto r = EvalWithBar(*weights, ctx, ex, prep->task.train_objective, *batch, "eval");
+    if (!r.ok()) return Fail("eval", r.status());
+    if (o->json) {
+      nlohmann::ordered_json j{{"task", prep->task.name}, {"split", *split},         {"accuracy", r->accuracy},
+                               {"accuracy_stderr", r->accuracy_stderr}, {"loss", r->mean_loss}, {"count", r->count},
+                               {"fingerprint", FingerprintHex(ModelFingerprint(*weights, ctx))}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("%s %s: %s\n", prep->task.name.c_str(), split->c_str(), FormatEval(*r, prep->task.train_objective).c_str());
+    }
+    return 0;
+  };
+}
+
+}  // namespace seedtune::cli

@@ -1,0 +1,139 @@
+// MeZO on the real stories260K with a language-model objective: it learns,
+// it is deterministic, and its step log replays to the same weights.
+#include "train/mezo.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "core/assets.h"
+#include "data/encode.h"
+#include "data/task.h"
+#include "formats/checkpoint.h"
+#include "runtime/model_source.h"
+#include "support/fixtures.h"
+#include "zo/fingerprint.h"
+
+namespace seedtune {
+namespace {
+
+struct Fixture {
+  ModelWeights weights;
+  std::vector<EncodedExample> train, dev, eval;
+};
+
+// SST-2 training sentences as plain text (an LM objective stories260K can learn).
+std::optional<Fixture> Load() {
+  auto model = FindAsset("models/stories260K/stories260K.bin");
+  auto sst2 = FindAsset("data/sst2/train.tsv");
+  if (!model || !sst2) return std::nullopt;
+  const std::string dir = testing::MakeTempDir("mezo");
+  {
+    std::ifstream in(*sst2);
+    std::ofstream out(dir + "/sentences.txt");
+    std::string line;
+    std::getline(in, line);  // header
+    for (int i = 0; i < 1200 && std::getline(in, line); ++i) out << line.substr(0, line.find('\t')) << "\n";
+  }
+  auto w = LoadModel(*model);
+  auto tok = LoadTokenizerForModel(*model, w->config(), "");
+  TaskOptions opts;
+  opts.train_n = 400;
+  opts.dev_n = 100;
+  opts.eval_n = 200;
+  auto task = LoadTask("text:" + dir + "/sentences.txt", "", opts);
+  EXPECT_TRUE(w.ok() && tok.ok() && task.ok());
+  if (!w.ok() || !tok.ok() || !task.ok()) return std::nullopt;
+  Fixture f{std::move(*w), {}, {}, {}};
+  f.train = *EncodeExamples(task->train, **tok, 128);
+  f.dev = *EncodeExamples(task->dev, **tok, 128);
+  f.eval = *EncodeExamples(task->eval, **tok, 128);
+  return f;
+}
+
+MezoOptions Options() {
+  MezoOptions o;
+  o.steps = 120;
+  o.batch_size = 16;
+  o.lr = 3e-5f;  // stories260K diverges above ~3e-5 (measured, see the issue)
+  o.eps = 1e-3f;
+  o.seed = 7;
+  o.keep_best = false;
+  return o;
+}
+
+double EvalLoss(ModelWeights& w, ThreadingContext& ctx, std::span<const EncodedExample> ex) {
+  Transformer model(w, ctx);
+  auto r = EvaluateDataset(model, ex, Objective::kLanguageModel, 32);
+  EXPECT_TRUE(r.ok());
+  return r.ok() ? r->mean_loss : 1e9;
+}
+
+TEST(MezoStories260kTest, LearnsDeterministicallyAndReplaysFromItsLog) {
+  auto f = Load();
+  if (!f) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  ThreadingContext ctx(2);
+  const ModelWeights base = f->weights.Clone();
+  const double before = EvalLoss(f->weights, ctx, f->eval);
+
+  ModelWeights a = base.Clone();
+  auto ra = TrainMezo(&a, ctx, f->train, f->dev, Objective::kLanguageModel, Options());
+  ASSERT_TRUE(ra.ok()) << ra.status().ToString();
+  const double after = EvalLoss(a, ctx, f->eval);
+  EXPECT_LT(after, before - 0.1) << "held-out loss " << before << " -> " << after;
+
+  // Same seed, different thread count: identical loss curve and fingerprint.
+  ThreadingContext one(1);
+  ModelWeights b = base.Clone();
+  auto rb = TrainMezo(&b, one, f->train, f->dev, Objective::kLanguageModel, Options());
+  ASSERT_TRUE(rb.ok());
+  ASSERT_EQ(ra->steps.size(), rb->steps.size());
+  for (size_t i = 0; i < ra->steps.size(); ++i) {
+    ASSERT_EQ(ra->steps[i].loss, rb->steps[i].loss) << "step " << i;
+    ASSERT_EQ(ra->steps[i].projected_grad, rb->steps[i].projected_grad) << "step " << i;
+  }
+  EXPECT_EQ(ra->final_fingerprint, rb->final_fingerprint);
+  EXPECT_NE(ra->final_fingerprint, FingerprintHex(ModelFingerprint(base, ctx)));
+
+  // A different seed gives a different run.
+  MezoOptions other = Options();
+  other.seed = 8;
+  other.steps = 5;
+  ModelWeights c = base.Clone();
+  auto rc = TrainMezo(&c, ctx, f->train, f->dev, Objective::kLanguageModel, other);
+  ASSERT_TRUE(rc.ok());
+  EXPECT_NE(rc->steps[0].loss, ra->steps[0].loss);
+
+  // Replaying the logged (seed, alpha, decay) updates on the base reproduces
+  // the trained weights bit for bit.
+  std::vector<ZUpdate> log;
+  for (const auto& s : ra->steps) log.insert(log.end(), s.updates.begin(), s.updates.end());
+  ModelWeights replayed = base.Clone();
+  ApplyUpdates(&replayed, log, ZDistribution::kGaussian, ctx);
+  EXPECT_EQ(FingerprintHex(ModelFingerprint(replayed, ctx)), ra->final_fingerprint);
+  EXPECT_EQ(0, std::memcmp(replayed.buffer(), a.buffer(), a.buffer_floats() * 4));
+}
+
+TEST(MezoStories260kTest, KeepBestRebuildsTheBestDevStateByReplay) {
+  auto f = Load();
+  if (!f) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  ThreadingContext ctx(2);
+  const ModelWeights base = f->weights.Clone();
+  MezoOptions o = Options();
+  o.steps = 40;
+  o.lr = 3e-3f;  // far too large: the dev loss gets worse, so the best state is an early one
+  o.eval_every = 10;
+  o.keep_best = true;
+  MezoCallbacks cb;
+  cb.load_base = [&]() -> StatusOr<ModelWeights> { return base.Clone(); };
+  ModelWeights w = base.Clone();
+  auto r = TrainMezo(&w, ctx, f->train, f->dev, Objective::kLanguageModel, o, cb);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_LT(r->best_step, o.steps) << "setup: expected divergence";
+  for (const auto& e : r->evals)
+    if (e.step == r->best_step) EXPECT_EQ(e.fingerprint, r->final_fingerprint);
+}
+
+}  // namespace
+}  // namespace seedtune
