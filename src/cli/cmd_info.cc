@@ -4,7 +4,9 @@
 #include <cstdio>
 
 #include "cli/common.h"
+#include "core/threading.h"
 #include "runtime/model_source.h"
+#include "zo/fingerprint.h"
 
 namespace seedtune::cli {
 
@@ -17,6 +19,8 @@ CommandRunner RegisterInfo(CLI::App& app) {
     auto weights = LoadModelSpec(o->model);
     if (!weights.ok()) return Fail("info", weights.status());
     const ModelConfig& c = weights->config();
+    ThreadingContext ctx(0);
+    const std::string fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
     if (o->json) {
       nlohmann::ordered_json j;
       j["model"] = o->model;
@@ -24,6 +28,7 @@ CommandRunner RegisterInfo(CLI::App& app) {
       j["architecture"] = ArchitectureName(c.arch);
       j["parameters"] = weights->num_params();
       j["fp32_bytes"] = weights->num_params() * 4;
+      j["fingerprint"] = fingerprint;
       j["config"] = {{"vocab_size", c.vocab_size},       {"hidden_size", c.hidden_size},
                      {"num_layers", c.num_layers},       {"num_heads", c.num_heads},
                      {"num_kv_heads", c.num_kv_heads},   {"head_dim", c.head_dim},
@@ -43,6 +48,7 @@ CommandRunner RegisterInfo(CLI::App& app) {
     std::printf("architecture: %s\n", c.Summary().c_str());
     std::printf("parameters:   %lld (%.2f MB as fp32)\n", static_cast<long long>(weights->num_params()),
                 weights->num_params() * 4.0 / 1e6);
+    std::printf("fingerprint:  %s (fp32 weights, canonical order)\n", fingerprint.c_str());
     std::printf("tokens:       bos=%d eos=%d\n", c.bos_token_id, c.eos_token_id);
     std::printf("tensors:      %zu (canonical order)\n", weights->num_tensors());
     for (const auto& s : weights->specs())

@@ -139,7 +139,8 @@ CommandRunner RegisterTrain(CLI::App& app) {
                  o->model.c_str(), prep->task.name.c_str(), ObjectiveName(obj), prep->train.size(), prep->dev.size(),
                  prep->eval.size(), FingerprintHex(ModelFingerprint(*weights, ctx)).c_str());
     EvalResult before;
-    if (a->eval_before && !prep->eval.empty()) {
+    if (prep->eval.empty()) a->eval_before = false;
+    if (a->eval_before) {
       auto r = EvalWithBar(*weights, ctx, prep->eval, obj, a->mezo.eval_batch, "eval (before)");
       if (!r.ok()) return Fail("train", r.status());
       before = *r;
@@ -167,13 +168,15 @@ CommandRunner RegisterTrain(CLI::App& app) {
     auto result = TrainMezo(&*weights, ctx, prep->train, prep->dev, obj, a->mezo, cb);
     bar.Finish();
     if (!result.ok()) return Fail("train", result.status());
-    auto after = EvalWithBar(*weights, ctx, prep->eval, obj, a->mezo.eval_batch, "eval (after)");
-    if (!after.ok()) return Fail("train", after.status());
-    emit({{"event", "eval"}, {"split", "eval"}, {"step", a->mezo.steps}, {"accuracy", after->accuracy},
-          {"loss", after->mean_loss}, {"fingerprint", result->final_fingerprint}, {"best_step", result->best_step}});
-    std::fprintf(stderr, "\n%-10s %s\n", "", "eval set");
-    if (a->eval_before) std::fprintf(stderr, "%-10s %s\n", "before", FormatEval(before, obj).c_str());
-    std::fprintf(stderr, "%-10s %s\n", "after", FormatEval(*after, obj).c_str());
+    if (!prep->eval.empty()) {
+      auto after = EvalWithBar(*weights, ctx, prep->eval, obj, a->mezo.eval_batch, "eval (after)");
+      if (!after.ok()) return Fail("train", after.status());
+      emit({{"event", "eval"}, {"split", "eval"}, {"step", a->mezo.steps}, {"accuracy", after->accuracy},
+            {"loss", after->mean_loss}, {"fingerprint", result->final_fingerprint}, {"best_step", result->best_step}});
+      std::fprintf(stderr, "\n%-10s %s\n", "", "eval set");
+      if (a->eval_before) std::fprintf(stderr, "%-10s %s\n", "before", FormatEval(before, obj).c_str());
+      std::fprintf(stderr, "%-10s %s\n", "after", FormatEval(*after, obj).c_str());
+    }
     std::fprintf(stderr, "best dev step %lld, final fingerprint %s\n", static_cast<long long>(result->best_step),
                  result->final_fingerprint.c_str());
     if (!a->out.empty()) {

@@ -23,8 +23,9 @@ struct Result {
 
 // Runs the seedtune binary with `args` (shell-quoted by the caller); stdout
 // captured, stderr merged when `merge_stderr`.
-Result RunCli(const std::string& args, bool merge_stderr = false) {
-  const std::string cmd = std::string(SEEDTUNE_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+Result RunCli(const std::string& args, bool merge_stderr = false, const std::string& env = "") {
+  const std::string cmd =
+      env + (env.empty() ? "" : " ") + std::string(SEEDTUNE_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
@@ -132,6 +133,60 @@ TEST(CliTest, ErrorsNameTheProblem) {
   r = RunCli("info random:no-such-preset", true);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("opt-125m"), std::string::npos) << "lists the known presets: " << r.out;
+}
+
+TEST(CliTest, RngJsonMatchesSpecVectors) {
+  Result r = RunCli("rng --seed 42 --offset 1000000 --count 4 --json");
+  ASSERT_EQ(r.code, 0);
+  auto j = nlohmann::json::parse(r.out);
+  const float want[4] = {-0.898041725f, -0.330820739f, -1.47809696f, -0.00958289113f};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(j["values"][i].get<float>(), want[i]);
+  // Every SIMD path prints the same values.
+  for (const char* simd : {"scalar", "avx2", "avx512"}) {
+    Result s = RunCli("rng --seed 42 --offset 1000000 --count 64 --json", false, std::string("SEEDTUNE_SIMD=") + simd);
+    Result d = RunCli("rng --seed 42 --offset 1000000 --count 64 --json");
+    ASSERT_EQ(s.code, 0);
+    EXPECT_EQ(nlohmann::json::parse(s.out)["values"], nlohmann::json::parse(d.out)["values"]) << simd;
+  }
+  r = RunCli("rng --seed 42 --offset 1000000 --count 4 --dist raw");
+  EXPECT_EQ(r.out, "ab09d059\n4281ba31\n0574d3f6\n9bab1a00\n");
+}
+
+TEST(CliTest, TrainWritesJsonLinesAndFingerprints) {
+  const std::string m = Stories();
+  if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
+  const std::string dir = testing::MakeTempDir("cli-train");
+  {
+    std::ofstream f(dir + "/text.txt");
+    for (int i = 0; i < 40; ++i) f << "Once upon a time, there was a little girl number " << i << ".\n";
+  }
+  Result r = RunCli("train --algo mezo --model " + m + " --task text:" + dir + "/text.txt --train-n 20 --dev-n 8 "
+                    "--eval-n 10 --steps 5 --batch 4 --lr 1e-5 --eval-every 2 --metrics " + dir + "/m.jsonl",
+                    true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream in(dir + "/m.jsonl");
+  std::string line;
+  int steps = 0, evals = 0;
+  std::string last_fp;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j["event"] == "step") {
+      ++steps;
+      EXPECT_EQ(j["updates"].size(), 1u);
+      EXPECT_TRUE(j["updates"][0].contains("seed"));
+    }
+    if (j["event"] == "eval") {
+      ++evals;
+      if (j.contains("fingerprint")) last_fp = j["fingerprint"];
+    }
+  }
+  EXPECT_EQ(steps, 5);
+  EXPECT_GE(evals, 3);
+  EXPECT_EQ(last_fp.size(), 16u);
+  // The base model's fingerprint (info) differs from the trained one.
+  auto info = nlohmann::json::parse(RunCli("info " + m + " --json").out);
+  EXPECT_EQ(info["fingerprint"].get<std::string>().size(), 16u);
+  EXPECT_NE(info["fingerprint"], last_fp);
 }
 
 TEST(CliTest, RandomShapesAreLabelled) {
