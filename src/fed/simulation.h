@@ -1,0 +1,92 @@
+// In-process simulation of the per-step federated algorithms over many
+// clients that share one read-only global model (docs/federated.md):
+//   mezo       one client holding all data: the centralized reference
+//   feedsign   (arXiv 2501.17610) shared seed StepSeed(run, t); each client
+//              uploads sign(g_k) (1 bit); the server broadcasts the majority
+//              vote (1 bit); everyone applies theta -= lr * vote * z(seed_t)
+//   zo-fedsgd  (FeedSign's baseline) each client its own seed
+//              StepSeed(run, t, k + 1); uploads (seed tag, g_k) (32 + 32 bits);
+//              everyone applies theta -= lr * sum_k w_k g_k z(s_k)
+//              (w from the aggregation rule: mean, median, trimmed mean)
+// Each round ends as an ordered ZUpdate list. With `replicas`, every client
+// also keeps its own copy and applies the broadcast list; the engine compares
+// every copy's fingerprint with the global one after every round and fails if
+// any differs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/threading.h"
+#include "data/encode.h"
+#include "data/objective.h"
+#include "fed/aggregate.h"
+#include "model/weights.h"
+#include "zo/update.h"
+
+namespace seedtune {
+
+enum class FedAlgorithm { kMezo, kFeedSign, kZoFedSgd };
+StatusOr<FedAlgorithm> ParseFedAlgorithm(const std::string& name);
+const char* FedAlgorithmName(FedAlgorithm algo);
+
+struct SimulationOptions {
+  FedAlgorithm algo = FedAlgorithm::kFeedSign;
+  int64_t rounds = 100;  // one step per round for these algorithms
+  int batch_size = 16;   // per client
+  float lr = 1e-6f;      // FeedSign: the step size eta of theta -= eta * vote * z
+  float eps = 1e-3f;
+  uint64_t seed = 0;
+  ZDistribution dist = ZDistribution::kGaussian;
+  ByzantineConfig byzantine;
+  ScalarRule rule = ScalarRule::kMean;
+  double trim_fraction = 0.2;
+  int64_t eval_every = 0;  // dev evaluation every N rounds (0: only at the end)
+  int eval_batch = 16;
+  bool replicas = false;   // every client keeps and updates its own copy (fingerprint check)
+};
+
+// Algorithm payload per client and round (what the papers count), in bits.
+struct Traffic {
+  uint64_t up_bits = 0;
+  uint64_t down_bits = 0;
+};
+
+struct RoundLog {
+  int64_t round = 0;
+  double loss = 0.0;  // mean over honest clients of L(theta + eps z) on their batches
+  std::vector<double> client_grads;  // what each client reported (after any attack)
+  int vote = 0;                      // FeedSign
+  std::vector<ZUpdate> updates;      // the round's list, in application order
+  Traffic traffic;                   // per participating client
+  std::string fingerprint;           // of the global model after the round
+  double seconds = 0.0;
+};
+
+struct SimEvalLog {
+  int64_t round = 0;
+  EvalResult dev;
+};
+
+struct SimulationResult {
+  std::vector<RoundLog> rounds;
+  std::vector<SimEvalLog> evals;
+  std::string final_fingerprint;
+  uint64_t total_up_bits = 0, total_down_bits = 0;  // summed over clients and rounds
+};
+
+struct SimulationCallbacks {
+  std::function<void(const RoundLog&)> on_round;
+  std::function<void(const SimEvalLog&)> on_eval;
+};
+
+StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext& ctx,
+                                         const std::vector<std::vector<EncodedExample>>& clients,
+                                         std::span<const EncodedExample> dev, Objective objective,
+                                         const SimulationOptions& options, const SimulationCallbacks& callbacks = {});
+
+}  // namespace seedtune
