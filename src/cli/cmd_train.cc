@@ -144,7 +144,8 @@ CommandRunner RegisterTrain(CLI::App& app) {
       auto r = EvalWithBar(*weights, ctx, prep->eval, obj, a->mezo.eval_batch, "eval (before)");
       if (!r.ok()) return Fail("train", r.status());
       before = *r;
-      emit({{"event", "eval"}, {"split", "eval"}, {"step", 0}, {"accuracy", r->accuracy}, {"loss", r->mean_loss}});
+      emit({{"event", "eval"}, {"split", "eval"}, {"step", 0}, {"accuracy", r->accuracy}, {"loss", r->mean_loss},
+            {"count", r->count}});
     }
     ProgressBar bar("mezo", a->mezo.steps, "step");
     MezoCallbacks cb;
@@ -161,7 +162,7 @@ CommandRunner RegisterTrain(CLI::App& app) {
     };
     cb.on_eval = [&](const MezoEvalLog& e) {
       emit({{"event", "eval"}, {"split", "dev"}, {"step", e.step}, {"accuracy", e.dev.accuracy},
-            {"loss", e.dev.mean_loss}, {"fingerprint", e.fingerprint}});
+            {"loss", e.dev.mean_loss}, {"count", e.dev.count}, {"fingerprint", e.fingerprint}});
     };
     const std::string model_spec = o->model;
     cb.load_base = [model_spec]() { return LoadModelSpec(model_spec); };
@@ -172,7 +173,8 @@ CommandRunner RegisterTrain(CLI::App& app) {
       auto after = EvalWithBar(*weights, ctx, prep->eval, obj, a->mezo.eval_batch, "eval (after)");
       if (!after.ok()) return Fail("train", after.status());
       emit({{"event", "eval"}, {"split", "eval"}, {"step", a->mezo.steps}, {"accuracy", after->accuracy},
-            {"loss", after->mean_loss}, {"fingerprint", result->final_fingerprint}, {"best_step", result->best_step}});
+            {"loss", after->mean_loss}, {"count", after->count}, {"fingerprint", result->final_fingerprint},
+            {"best_step", result->best_step}});
       std::fprintf(stderr, "\n%-10s %s\n", "", "eval set");
       if (a->eval_before) std::fprintf(stderr, "%-10s %s\n", "before", FormatEval(before, obj).c_str());
       std::fprintf(stderr, "%-10s %s\n", "after", FormatEval(*after, obj).c_str());

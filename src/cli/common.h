@@ -45,5 +45,6 @@ CommandRunner RegisterDemo(CLI::App& app);
 CommandRunner RegisterRng(CLI::App& app);
 CommandRunner RegisterTrain(CLI::App& app);
 CommandRunner RegisterEval(CLI::App& app);
+CommandRunner RegisterSimulate(CLI::App& app);
 
 }  // namespace seedtune::cli

@@ -13,11 +13,14 @@ int main(int argc, char** argv) {
       "Models: Hugging Face directories, GGUF files, llama2.c checkpoints. Run `seedtune COMMAND --help`."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "seedtune 0.1.0");
+  // Any command's options may come from a TOML file ([simulate] / [train]
+  // sections); options given on the command line override it.
+  app.set_config("--config", "", "Read options from a TOML file (command-line options override it)");
   std::map<CLI::App*, seedtune::cli::CommandRunner> runners;
   for (auto reg : {seedtune::cli::RegisterInfo, seedtune::cli::RegisterGenerate, seedtune::cli::RegisterTokenize,
                    seedtune::cli::RegisterLogits, seedtune::cli::RegisterPpl, seedtune::cli::RegisterConvert,
                    seedtune::cli::RegisterRng, seedtune::cli::RegisterTrain,
-                   seedtune::cli::RegisterEval, seedtune::cli::RegisterDemo}) {
+                   seedtune::cli::RegisterEval, seedtune::cli::RegisterSimulate, seedtune::cli::RegisterDemo}) {
     const size_t before = app.get_subcommands({}).size();
     auto runner = reg(app);
     auto subs = app.get_subcommands({});

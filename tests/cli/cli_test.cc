@@ -189,6 +189,38 @@ TEST(CliTest, TrainWritesJsonLinesAndFingerprints) {
   EXPECT_NE(info["fingerprint"], last_fp);
 }
 
+TEST(CliTest, SimulateReadsTomlAndCommandLineOverrides) {
+  const std::string m = Stories();
+  if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
+  const std::string dir = testing::MakeTempDir("cli-sim");
+  {
+    std::ofstream f(dir + "/text.txt");
+    for (int i = 0; i < 60; ++i) f << "One day, a little boy named Tim found ball number " << i << ".\n";
+    std::ofstream c(dir + "/sim.toml");
+    c << "[simulate]\nalgo = \"feedsign\"\nclients = 3\nrounds = 20\nbatch = 2\nlr = 2e-4\n";
+  }
+  Result r = RunCli("--config " + dir + "/sim.toml simulate --model " + m + " --task text:" + dir +
+                        "/text.txt --train-n 30 --dev-n 4 --eval-n 8 --partition iid --rounds 4 --metrics " + dir +
+                        "/m.jsonl",
+                    true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream in(dir + "/m.jsonl");
+  std::string line;
+  int rounds = 0;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j["event"] != "round") continue;
+    ++rounds;
+    EXPECT_EQ(j["up_bits"], 1);    // FeedSign from the TOML file
+    EXPECT_EQ(j["down_bits"], 1);
+    EXPECT_EQ(j["client_grads"].size(), 3u);  // clients = 3 from the TOML file
+  }
+  EXPECT_EQ(rounds, 4) << "--rounds on the command line overrides the file";
+  r = RunCli("simulate --model " + m + " --task text:" + dir + "/text.txt --algo nope", true);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("nope"), std::string::npos) << r.out;
+}
+
 TEST(CliTest, RandomShapesAreLabelled) {
   Result r = RunCli("info random:opt-125m --json");
   ASSERT_EQ(r.code, 0);

@@ -1,0 +1,179 @@
+// seedtune simulate: many federated clients in one process (docs/federated.md).
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "cli/common.h"
+#include "core/progress.h"
+#include "core/threading.h"
+#include "data/encode.h"
+#include "data/partition.h"
+#include "data/task.h"
+#include "fed/simulation.h"
+#include "runtime/model_source.h"
+#include "zo/fingerprint.h"
+
+namespace seedtune::cli {
+
+CommandRunner RegisterSimulate(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "simulate",
+      "Simulate federated zeroth-order fine-tuning with many clients in one process "
+      "(mezo | feedsign | zo-fedsgd; FedKSeed and Just One Byte are being added). "
+      "Options may come from a TOML file (--config) with command-line overrides.");
+  auto o = std::make_shared<CommonOptions>();
+  struct Args {
+    std::string algo = "feedsign", task = "sst2", data, partition = "dirichlet:0.5", attack = "none", rule = "mean",
+                dist = "gauss", metrics;
+    int clients = 5, train_n = 1000, dev_n = 500, eval_n = 1000, max_length = 512, min_per_client = 10;
+    double byzantine = 0.0;
+    SimulationOptions sim;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--algo", a->algo, "mezo, feedsign, zo-fedsgd")->capture_default_str();
+  AddModelOption(cmd, o.get());
+  AddTokenizerOption(cmd, o.get());
+  cmd->add_option("--task", a->task, "Task (as for `train`)")->capture_default_str();
+  cmd->add_option("--data", a->data, "Dataset root (default: data/ under the asset roots)");
+  cmd->add_option("--train-n", a->train_n, "Training examples spread over the clients")->capture_default_str();
+  cmd->add_option("--dev-n", a->dev_n, "Dev examples for evaluation during training")->capture_default_str();
+  cmd->add_option("--eval-n", a->eval_n, "Evaluation examples")->capture_default_str();
+  cmd->add_option("--max-length", a->max_length, "Tokens per sequence")->capture_default_str();
+  cmd->add_option("--clients", a->clients, "Number of clients")->capture_default_str();
+  cmd->add_option("--partition", a->partition, "iid or dirichlet:ALPHA (over labels)")->capture_default_str();
+  cmd->add_option("--min-per-client", a->min_per_client, "Dirichlet: minimum examples per client");
+  cmd->add_option("--rounds", a->sim.rounds, "Rounds (one step each for these algorithms)")->capture_default_str();
+  cmd->add_option("--batch", a->sim.batch_size, "Examples per client per step")->capture_default_str();
+  cmd->add_option("--lr", a->sim.lr, "Learning rate (FeedSign: the step size eta)")->capture_default_str();
+  cmd->add_option("--eps", a->sim.eps, "SPSA perturbation scale")->capture_default_str();
+  cmd->add_option("--seed", a->sim.seed, "Run seed")->capture_default_str();
+  cmd->add_option("--dist", a->dist, "z distribution: gauss or rademacher")->check(CLI::IsMember({"gauss", "rademacher"}));
+  cmd->add_option("--byzantine", a->byzantine, "Fraction of Byzantine clients")->capture_default_str();
+  cmd->add_option("--attack", a->attack, "none, signflip, random (N(0, 100^2) scalar), scaled (-10 g)")
+      ->capture_default_str();
+  cmd->add_option("--aggregate", a->rule, "ZO-FedSGD scalar rule: mean, median, trimmed:F")->capture_default_str();
+  cmd->add_option("--eval-every", a->sim.eval_every, "Dev evaluation every N rounds (0: at the end)");
+  cmd->add_option("--eval-batch", a->sim.eval_batch, "Examples per evaluation forward pass");
+  cmd->add_flag("--replicas", a->sim.replicas,
+                "Every client keeps its own model copy and applies each round's update; fail unless all fingerprints "
+                "agree (memory grows with clients)");
+  cmd->add_option("--metrics", a->metrics, "Write per-round metrics as JSON lines to this file");
+  AddThreadsOption(cmd, o.get());
+  AddJsonOption(cmd, o.get());
+  return [o, a]() -> int {
+    auto algo = ParseFedAlgorithm(a->algo);
+    if (!algo.ok()) return Fail("simulate", algo.status());
+    auto attack = ParseAttack(a->attack);
+    if (!attack.ok()) return Fail("simulate", attack.status());
+    auto rule = ParseScalarRule(a->rule);
+    if (!rule.ok()) return Fail("simulate", rule.status());
+    SimulationOptions sim = a->sim;
+    sim.algo = *algo;
+    sim.byzantine = ByzantineConfig{a->byzantine, *attack};
+    sim.rule = *rule;
+    if (*rule == ScalarRule::kTrimmedMean && a->rule.find(':') != std::string::npos)
+      sim.trim_fraction = std::stod(a->rule.substr(a->rule.find(':') + 1));
+    sim.dist = a->dist == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
+    const int clients = sim.algo == FedAlgorithm::kMezo ? 1 : a->clients;
+
+    auto weights = LoadModelSpec(o->model);
+    if (!weights.ok()) return Fail("simulate", weights.status());
+    auto tok = LoadTokenizerForModel(o->model, weights->config(), o->tokenizer);
+    if (!tok.ok()) return Fail("simulate", tok.status());
+    TaskOptions topts;
+    topts.train_n = a->train_n;
+    topts.dev_n = a->dev_n;
+    topts.eval_n = a->eval_n;
+    topts.seed = sim.seed;
+    auto task = LoadTask(a->task, a->data, topts);
+    if (!task.ok()) return Fail("simulate", task.status());
+    const int64_t max_len = EffectiveMaxLength(a->max_length, weights->config());
+    auto train = EncodeExamples(task->train, **tok, max_len);
+    auto dev = EncodeExamples(task->dev, **tok, max_len);
+    auto eval = EncodeExamples(task->eval, **tok, max_len);
+    if (!train.ok() || !dev.ok() || !eval.ok())
+      return Fail("simulate", !train.ok() ? train.status() : !dev.ok() ? dev.status() : eval.status());
+
+    StatusOr<ClientShards> shards = Status(StatusCode::kInternal, "unset");
+    if (a->partition == "iid" || clients == 1) {
+      shards = PartitionIid(static_cast<int64_t>(train->size()), clients, sim.seed);
+    } else if (a->partition.rfind("dirichlet:", 0) == 0) {
+      std::vector<int> labels;
+      int classes = 1;
+      for (const auto& e : *train) {
+        labels.push_back(e.label);
+        classes = std::max(classes, e.label + 1);
+      }
+      shards = PartitionDirichlet(labels, classes, clients, std::stod(a->partition.substr(10)), a->min_per_client,
+                                  sim.seed);
+    } else {
+      return Fail("simulate", InvalidArgument("--partition: '{}' is not iid or dirichlet:ALPHA", a->partition));
+    }
+    if (!shards.ok()) return Fail("simulate", shards.status());
+    std::vector<std::vector<EncodedExample>> data(static_cast<size_t>(clients));
+    for (int c = 0; c < clients; ++c)
+      for (int64_t i : (*shards)[c]) data[c].push_back((*train)[i]);
+
+    ThreadingContext ctx(o->threads);
+    const Objective obj = task->train_objective;
+    std::unique_ptr<std::ofstream> metrics;
+    if (!a->metrics.empty()) {
+      metrics = std::make_unique<std::ofstream>(a->metrics);
+      if (!*metrics) return Fail("simulate", IoError("{}: cannot open for writing", a->metrics));
+    }
+    auto emit = [&](const nlohmann::ordered_json& j) {
+      if (metrics) *metrics << j.dump() << "\n" << std::flush;
+      else if (o->json) std::printf("%s\n", j.dump().c_str());
+    };
+    auto eval_set = [&](const char* label) -> StatusOr<EvalResult> {
+      Transformer model(*weights, ctx);
+      ProgressBar bar(label, static_cast<int64_t>(eval->size()), "ex");
+      auto r = EvaluateDataset(model, *eval, obj, sim.eval_batch, [&](int64_t d, int64_t) { bar.Update(d); });
+      bar.Finish();
+      return r;
+    };
+    std::fprintf(stderr, "simulate: %s, %d clients (%s), %zu train / %zu dev / %zu eval, byzantine %.2f (%s)\n",
+                 FedAlgorithmName(sim.algo), clients, a->partition.c_str(), train->size(), dev->size(), eval->size(),
+                 a->byzantine, AttackName(*attack));
+    auto before = eval_set("eval (before)");
+    if (!before.ok()) return Fail("simulate", before.status());
+    emit({{"event", "eval"}, {"split", "eval"}, {"round", 0}, {"accuracy", before->accuracy},
+          {"loss", before->mean_loss}, {"count", before->count}});
+    ProgressBar bar("simulate", sim.rounds, "round");
+    SimulationCallbacks cb;
+    double ema = NAN;
+    cb.on_round = [&](const RoundLog& r) {
+      ema = std::isnan(ema) ? r.loss : 0.95 * ema + 0.05 * r.loss;
+      bar.Update(r.round, fmt::format("loss {:.4f}", ema));
+      emit({{"event", "round"}, {"round", r.round}, {"loss", r.loss}, {"client_grads", r.client_grads},
+            {"vote", r.vote}, {"up_bits", r.traffic.up_bits}, {"down_bits", r.traffic.down_bits},
+            {"fingerprint", r.fingerprint}, {"seconds", r.seconds}});
+    };
+    cb.on_eval = [&](const SimEvalLog& e) {
+      emit({{"event", "eval"}, {"split", "dev"}, {"round", e.round}, {"accuracy", e.dev.accuracy},
+            {"loss", e.dev.mean_loss}, {"count", e.dev.count}});
+    };
+    auto result = RunSimulation(&*weights, ctx, data, *dev, obj, sim, cb);
+    bar.Finish();
+    if (!result.ok()) return Fail("simulate", result.status());
+    auto after = eval_set("eval (after)");
+    if (!after.ok()) return Fail("simulate", after.status());
+    emit({{"event", "eval"}, {"split", "eval"}, {"round", sim.rounds}, {"accuracy", after->accuracy},
+          {"loss", after->mean_loss}, {"count", after->count}, {"fingerprint", result->final_fingerprint}});
+    const double per_client_round_up = static_cast<double>(result->total_up_bits) / clients / std::max<int64_t>(sim.rounds, 1);
+    const double per_client_round_down =
+        static_cast<double>(result->total_down_bits) / clients / std::max<int64_t>(sim.rounds, 1);
+    std::fprintf(stderr, "\n%-8s %-34s %-34s\n", "", "eval before", "eval after");
+    std::fprintf(stderr, "%-8s acc %.2f%% +- %.2f, loss %.4f       acc %.2f%% +- %.2f, loss %.4f\n",
+                 FedAlgorithmName(sim.algo), 100 * before->accuracy, 100 * before->accuracy_stderr, before->mean_loss,
+                 100 * after->accuracy, 100 * after->accuracy_stderr, after->mean_loss);
+    std::fprintf(stderr, "payload per client per round: %.0f bits up, %.0f bits down; final fingerprint %s\n",
+                 per_client_round_up, per_client_round_down, result->final_fingerprint.c_str());
+    return 0;
+  };
+}
+
+}  // namespace seedtune::cli
