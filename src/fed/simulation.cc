@@ -1,8 +1,11 @@
 #include "fed/simulation.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
+#include "data/task.h"
+#include "fed/messages.h"
 #include "model/transformer.h"
 #include "train/mezo.h"
 #include "zo/fingerprint.h"
@@ -13,7 +16,9 @@ StatusOr<FedAlgorithm> ParseFedAlgorithm(const std::string& name) {
   if (name == "mezo") return FedAlgorithm::kMezo;
   if (name == "feedsign") return FedAlgorithm::kFeedSign;
   if (name == "zo-fedsgd") return FedAlgorithm::kZoFedSgd;
-  return InvalidArgument("unknown algorithm '{}' (mezo, feedsign, zo-fedsgd)", name);
+  if (name == "fedkseed") return FedAlgorithm::kFedKSeed;
+  if (name == "fedkseed-pro") return FedAlgorithm::kFedKSeedPro;
+  return InvalidArgument("unknown algorithm '{}' (mezo, feedsign, zo-fedsgd, fedkseed, fedkseed-pro)", name);
 }
 
 const char* FedAlgorithmName(FedAlgorithm algo) {
@@ -21,6 +26,8 @@ const char* FedAlgorithmName(FedAlgorithm algo) {
     case FedAlgorithm::kMezo: return "mezo";
     case FedAlgorithm::kFeedSign: return "feedsign";
     case FedAlgorithm::kZoFedSgd: return "zo-fedsgd";
+    case FedAlgorithm::kFedKSeed: return "fedkseed";
+    case FedAlgorithm::kFedKSeedPro: return "fedkseed-pro";
   }
   return "unknown";
 }
@@ -34,6 +41,35 @@ std::vector<EncodedExample> ClientBatch(const std::vector<EncodedExample>& data,
   const uint64_t client_seed = StepSeed(run_seed, static_cast<uint64_t>(client), 0xc1e27u);
   for (int64_t i : StepBatch(client_seed, round, batch_size, static_cast<int64_t>(data.size()))) batch.push_back(data[i]);
   return batch;
+}
+
+// FedKSeed-Pro's seed probabilities (FedKSeed server.calculate_probabilities):
+// a_j = mean |clip(history_j, -1000, 1000)|, p = softmax((a - min) / (max - min + 1e-10)).
+std::vector<double> ProProbabilities(const std::vector<std::vector<double>>& history) {
+  const size_t k = history.size();
+  std::vector<double> a(k);
+  for (size_t j = 0; j < k; ++j) {
+    double s = 0.0;
+    for (double g : history[j]) s += std::fabs(std::clamp(g, -1000.0, 1000.0));
+    a[j] = s / static_cast<double>(history[j].size());
+  }
+  const double lo = *std::min_element(a.begin(), a.end()), hi = *std::max_element(a.begin(), a.end());
+  double sum = 0.0;
+  for (size_t j = 0; j < k; ++j) sum += a[j] = std::exp((a[j] - lo) / (hi - lo + 1e-10));
+  for (double& v : a) v /= sum;
+  return a;
+}
+
+// Index drawn from `p` (cumulative search on one uniform), or uniformly when p is empty.
+int DrawSeedIndex(PortableRng& rng, const std::vector<double>& p, int k) {
+  if (p.empty()) return static_cast<int>(rng.Below(static_cast<uint64_t>(k)));
+  const double u = static_cast<double>(rng.Next() >> 11) * 0x1.0p-53;
+  double cum = 0.0;
+  for (int j = 0; j < k; ++j) {
+    cum += p[j];
+    if (u < cum) return j;
+  }
+  return k - 1;
 }
 
 double Mean(std::span<const double> v) {
@@ -61,6 +97,18 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
     for (int k = 0; k < n; ++k) replicas.push_back(global->Clone());
   BatchOptions bopts;
   bopts.gold_only = objective == Objective::kLanguageModel;
+
+  const bool fedkseed = o.algo == FedAlgorithm::kFedKSeed || o.algo == FedAlgorithm::kFedKSeedPro;
+  if (fedkseed && (o.num_seeds <= 0 || o.num_seeds > 65536 || o.local_steps <= 0))
+    return InvalidArgument("simulation: FedKSeed needs 0 < K <= 65536 (u16 indices) and tau > 0");
+  std::vector<uint64_t> candidates;
+  std::vector<std::vector<double>> history;  // Pro: per seed, every g reported (starts at [0])
+  if (fedkseed) {
+    for (int j = 0; j < o.num_seeds; ++j) candidates.push_back(StepSeed(o.seed, static_cast<uint64_t>(j), 0x5eedu));
+    history.assign(static_cast<size_t>(o.num_seeds), std::vector<double>{0.0});
+  }
+  int64_t total_examples = 0;
+  for (const auto& c : clients) total_examples += static_cast<int64_t>(c.size());
 
   SimulationResult result;
   auto evaluate = [&](int64_t round) -> Status {
@@ -113,6 +161,59 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
         log.updates.push_back(ZUpdate{seed, static_cast<float>(-o.lr * log.vote), 1.0f});
         log.traffic = Traffic{1, 1};  // one sign up, one vote down
       }
+    } else if (fedkseed) {
+      // Clients sampled for this round (seeded, without replacement).
+      const int m = std::max(1, static_cast<int>(o.client_fraction * n));
+      auto perm = SeededPermutation(n, StepSeed(o.seed, static_cast<uint64_t>(t), 0x5a3u));
+      std::vector<int> sampled(perm.begin(), perm.begin() + m);
+      std::sort(sampled.begin(), sampled.end());
+      std::vector<double> probs;
+      if (o.algo == FedAlgorithm::kFedKSeedPro) probs = ProProbabilities(history);
+      int64_t sampled_examples = 0;
+      for (int c : sampled) sampled_examples += static_cast<int64_t>(clients[c].size());
+      std::vector<double> delta(static_cast<size_t>(o.num_seeds), 0.0);
+      std::vector<char> changed(static_cast<size_t>(o.num_seeds), 0);
+      for (int c : sampled) {
+        // tau local MeZO steps, batch 1, on a working copy of the global model.
+        ModelWeights work = global->Clone();
+        PortableRng pick(StepSeed(o.seed, static_cast<uint64_t>(t), 0x70000u + static_cast<uint32_t>(c)));
+        const uint64_t client_seed = StepSeed(o.seed, static_cast<uint64_t>(c), 0xc1e27u);
+        const int64_t base_step = (t - 1) * o.local_steps;
+        const double wc = static_cast<double>(clients[c].size()) / static_cast<double>(sampled_examples);
+        double client_loss = 0.0;
+        int used = 0;
+        std::vector<std::pair<uint16_t, float>> upload;
+        for (int step = 1; step <= o.local_steps; ++step) {
+          const int j = DrawSeedIndex(pick, probs, o.num_seeds);
+          const auto idx = StepBatch(client_seed, base_step + step, 1, static_cast<int64_t>(clients[c].size()));
+          std::vector<EncodedExample> one = {clients[c][idx[0]]};
+          Transformer local(work, ctx);
+          ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(local, one, objective, candidates[j], o.eps, o.dist, bopts));
+          double g = (pair[0].mean_loss - pair[1].mean_loss) / (2.0 * o.eps);
+          if (!std::isfinite(g)) continue;  // the paper's code skips NaN losses
+          if (byzantine[c]) g = CorruptScalar(g, o.byzantine, StepSeed(o.seed, static_cast<uint64_t>(t), 0xbad0000u + c));
+          const ZUpdate u{candidates[j], static_cast<float>(-o.lr * g), 1.0f};
+          ApplyUpdates(&work, std::span<const ZUpdate>(&u, 1), o.dist, ctx);
+          upload.emplace_back(static_cast<uint16_t>(j), static_cast<float>(g));
+          delta[j] += wc * g;
+          changed[j] = 1;
+          history[j].push_back(g);
+          client_loss += pair[0].mean_loss;
+          ++used;
+        }
+        if (!byzantine[c] && used > 0) honest_losses.push_back(client_loss / used);
+        log.traffic.up_bits = std::max<uint64_t>(log.traffic.up_bits, 8ull * EncodeSeedScalars(upload).size());
+        log.client_grads.push_back(static_cast<double>(used));
+      }
+      // The round's list is what the broadcast message decodes to (so every
+      // participant applies exactly the float deltas that travel).
+      const std::string broadcast = EncodeRoundDeltas(delta, changed);
+      ASSIGN_OR_RETURN(auto deltas, DecodeRoundDeltas(broadcast, o.num_seeds));
+      for (const auto& [j, d] : deltas) log.updates.push_back(ZUpdate{candidates[j], -o.lr * d, 1.0f});
+      log.sampled = sampled;
+      // Up (largest over the sampled clients): tau (u16 index, f32 g) pairs.
+      // Down: the broadcast, plus the K probabilities (f32) for Pro.
+      log.traffic.down_bits = 8ull * broadcast.size() + (probs.empty() ? 0 : 32ull * static_cast<uint64_t>(o.num_seeds));
     } else {  // ZO-FedSGD: each client its own direction
       std::vector<uint64_t> seeds;
       for (int k = 0; k < n; ++k) {
@@ -147,7 +248,8 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
         return InternalError("round {}: client {} holds fingerprint {} but the global model is {}", t, k,
                              FingerprintHex(rfp), log.fingerprint);
     }
-    result.total_up_bits += log.traffic.up_bits * static_cast<uint64_t>(n);
+    const uint64_t uploaders = fedkseed ? static_cast<uint64_t>(log.sampled.size()) : static_cast<uint64_t>(n);
+    result.total_up_bits += log.traffic.up_bits * uploaders;
     result.total_down_bits += log.traffic.down_bits * static_cast<uint64_t>(n);
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (cb.on_round) cb.on_round(log);

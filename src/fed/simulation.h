@@ -8,6 +8,17 @@
 //              StepSeed(run, t, k + 1); uploads (seed tag, g_k) (32 + 32 bits);
 //              everyone applies theta -= lr * sum_k w_k g_k z(s_k)
 //              (w from the aggregation rule: mean, median, trimmed mean)
+//   fedkseed   (Qin et al., ICML 2024) K candidate seeds StepSeed(run, j, "seed");
+//              a sampled fraction of clients each run tau local MeZO steps
+//              (batch 1) on a working copy, each with a seed index drawn
+//              uniformly; they upload (u16 index, f32 g) pairs; the server adds
+//              w_c * g to the seed's accumulator (w_c = client data share);
+//              the round's list is (s_j, -lr * dG_j) for every seed whose
+//              accumulator changed, in index order, broadcast to every client
+//              (dense K x f32 or sparse (u16, f32), whichever is smaller)
+//   fedkseed-pro  seeds drawn with p = softmax(minmax(mean |clip(history)|))
+//              (the paper's code: clip 1000, history starts at [0]); the K
+//              probabilities are sent to the sampled clients
 // Each round ends as an ordered ZUpdate list. With `replicas`, every client
 // also keeps its own copy and applies the broadcast list; the engine compares
 // every copy's fingerprint with the global one after every round and fails if
@@ -30,7 +41,7 @@
 
 namespace seedtune {
 
-enum class FedAlgorithm { kMezo, kFeedSign, kZoFedSgd };
+enum class FedAlgorithm { kMezo, kFeedSign, kZoFedSgd, kFedKSeed, kFedKSeedPro };
 StatusOr<FedAlgorithm> ParseFedAlgorithm(const std::string& name);
 const char* FedAlgorithmName(FedAlgorithm algo);
 
@@ -48,12 +59,16 @@ struct SimulationOptions {
   int64_t eval_every = 0;  // dev evaluation every N rounds (0: only at the end)
   int eval_batch = 16;
   bool replicas = false;   // every client keeps and updates its own copy (fingerprint check)
+  // FedKSeed(-Pro)
+  int num_seeds = 4096;          // K
+  int local_steps = 200;         // tau (batch size 1, as the paper)
+  double client_fraction = 0.05; // sampled per round (at least one client)
 };
 
 // Algorithm payload per client and round (what the papers count), in bits.
 struct Traffic {
-  uint64_t up_bits = 0;
-  uint64_t down_bits = 0;
+  uint64_t up_bits = 0;    // per participating client
+  uint64_t down_bits = 0;  // per client that receives the round's broadcast
 };
 
 struct RoundLog {
@@ -61,6 +76,7 @@ struct RoundLog {
   double loss = 0.0;  // mean over honest clients of L(theta + eps z) on their batches
   std::vector<double> client_grads;  // what each client reported (after any attack)
   int vote = 0;                      // FeedSign
+  std::vector<int> sampled;          // FedKSeed: the clients that trained this round
   std::vector<ZUpdate> updates;      // the round's list, in application order
   Traffic traffic;                   // per participating client
   std::string fingerprint;           // of the global model after the round

@@ -4,6 +4,8 @@
 // and every algorithm learns.
 #include "fed/simulation.h"
 
+#include "fed/messages.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -86,6 +88,9 @@ TEST_P(FedSimTest, ReplicasAgreeReplayMatchesAndLossGoesDown) {
   o.lr = c.lr;
   o.seed = 11;
   o.replicas = true;  // every client keeps its own copy; the engine checks fingerprints each round
+  o.num_seeds = 64;
+  o.local_steps = 10;
+  o.client_fraction = 0.4;
   ModelWeights global = f->base.Clone();
   const double before = EvalLoss(global, ctx, f->eval);
   auto r = RunSimulation(&global, ctx, Split(f->train, c.clients), {}, Objective::kLanguageModel, o);
@@ -112,7 +117,9 @@ TEST_P(FedSimTest, ReplicasAgreeReplayMatchesAndLossGoesDown) {
 INSTANTIATE_TEST_SUITE_P(Algorithms, FedSimTest,
                          ::testing::Values(AlgoCase{FedAlgorithm::kMezo, 1, 3e-5f, "mezo"},
                                            AlgoCase{FedAlgorithm::kFeedSign, 5, 2e-4f, "feedsign"},
-                                           AlgoCase{FedAlgorithm::kZoFedSgd, 5, 3e-5f, "zo_fedsgd"}),
+                                           AlgoCase{FedAlgorithm::kZoFedSgd, 5, 3e-5f, "zo_fedsgd"},
+                                           AlgoCase{FedAlgorithm::kFedKSeed, 5, 3e-5f, "fedkseed"},
+                                           AlgoCase{FedAlgorithm::kFedKSeedPro, 5, 3e-5f, "fedkseed_pro"}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST(FedSimTest, FeedSignPayloadIsOneBitEachWay) {
@@ -135,6 +142,50 @@ TEST(FedSimTest, FeedSignPayloadIsOneBitEachWay) {
     EXPECT_FLOAT_EQ(std::fabs(round.updates[0].alpha), 1e-4f);
   }
   EXPECT_EQ(r->total_up_bits, 3u * 4u);
+}
+
+TEST(FedSimTest, FedKSeedPayloadUnder18KB) {
+  auto f = Load();
+  if (!f) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  ThreadingContext ctx(2);
+  SimulationOptions o;
+  o.algo = FedAlgorithm::kFedKSeed;
+  o.rounds = 2;
+  o.lr = 1e-5f;
+  o.num_seeds = 4096;   // the paper's K
+  o.local_steps = 200;  // the paper's tau
+  o.client_fraction = 0.05;
+  ModelWeights global = f->base.Clone();
+  auto r = RunSimulation(&global, ctx, Split(f->train, 20), {}, Objective::kLanguageModel, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  for (const auto& round : r->rounds) {
+    EXPECT_EQ(round.sampled.size(), 1u);  // 5% of 20
+    EXPECT_EQ(round.traffic.up_bits, 200u * 6u * 8u) << "200 (u16, f32) pairs";
+    const uint64_t bytes = (round.traffic.up_bits + round.traffic.down_bits) / 8;
+    EXPECT_LT(bytes, 18000u) << "per client per round";
+    EXPECT_LE(round.updates.size(), 200u);
+  }
+}
+
+TEST(FedMessagesTest, SeedScalarsAndRoundDeltasRoundTrip) {
+  std::vector<std::pair<uint16_t, float>> pairs = {{3, 1.5f}, {4095, -2.25f}, {0, 0.0f}};
+  auto back = DecodeSeedScalars(EncodeSeedScalars(pairs), 4096);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, pairs);
+  EXPECT_FALSE(DecodeSeedScalars(EncodeSeedScalars({{5000, 1.0f}}), 4096).ok()) << "index out of range";
+  EXPECT_FALSE(DecodeSeedScalars(EncodeSeedScalars({{1, NAN}}), 4096).ok()) << "NaN";
+  EXPECT_FALSE(DecodeSeedScalars("abcde", 4096).ok()) << "truncated";
+  std::vector<double> delta(100, 0.0);
+  std::vector<char> changed(100, 0);
+  delta[7] = 0.5, changed[7] = 1;
+  delta[42] = -3.0, changed[42] = 1;
+  const std::string sparse = EncodeRoundDeltas(delta, changed);
+  EXPECT_EQ(sparse.size(), 1u + 12u);
+  auto d = DecodeRoundDeltas(sparse, 100);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*d, (std::vector<std::pair<uint16_t, float>>{{7, 0.5f}, {42, -3.0f}}));
+  std::fill(changed.begin(), changed.end(), 1);
+  EXPECT_EQ(EncodeRoundDeltas(delta, changed).size(), 1u + 400u) << "dense is smaller";
 }
 
 TEST(AggregateTest, MajorityVoteAndTieBreak) {
