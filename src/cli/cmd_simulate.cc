@@ -12,6 +12,7 @@
 #include "data/encode.h"
 #include "data/partition.h"
 #include "data/task.h"
+#include "fed/onebyte.h"
 #include "fed/simulation.h"
 #include "runtime/model_source.h"
 #include "zo/fingerprint.h"
@@ -22,7 +23,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "simulate",
       "Simulate federated zeroth-order fine-tuning with many clients in one process "
-      "(mezo | feedsign | zo-fedsgd; FedKSeed and Just One Byte are being added). "
+      "(mezo | feedsign | zo-fedsgd | fedkseed | fedkseed-pro | onebyte). "
       "Options may come from a TOML file (--config) with command-line overrides.");
   auto o = std::make_shared<CommonOptions>();
   struct Args {
@@ -30,10 +31,11 @@ CommandRunner RegisterSimulate(CLI::App& app) {
                 dist = "gauss", metrics;
     int clients = 5, train_n = 1000, dev_n = 500, eval_n = 1000, max_length = 512, min_per_client = 10;
     double byzantine = 0.0;
+    int samples = 2;
     SimulationOptions sim;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--algo", a->algo, "mezo, feedsign, zo-fedsgd")->capture_default_str();
+  cmd->add_option("--algo", a->algo, "mezo, feedsign, zo-fedsgd, fedkseed, fedkseed-pro, onebyte")->capture_default_str();
   AddModelOption(cmd, o.get());
   AddTokenizerOption(cmd, o.get());
   cmd->add_option("--task", a->task, "Task (as for `train`)")->capture_default_str();
@@ -55,6 +57,13 @@ CommandRunner RegisterSimulate(CLI::App& app) {
   cmd->add_option("--attack", a->attack, "none, signflip, random (N(0, 100^2) scalar), scaled (-10 g)")
       ->capture_default_str();
   cmd->add_option("--aggregate", a->rule, "ZO-FedSGD scalar rule: mean, median, trimmed:F")->capture_default_str();
+  cmd->add_option("--K", a->sim.num_seeds, "FedKSeed: candidate seeds")->capture_default_str();
+  cmd->add_option("--local-steps", a->sim.local_steps, "FedKSeed: local MeZO steps per sampled client (batch 1)")
+      ->capture_default_str();
+  cmd->add_option("--client-fraction", a->sim.client_fraction, "FedKSeed: clients sampled per round")
+      ->capture_default_str();
+  cmd->add_option("--samples", a->samples, "onebyte: projected gradients (bytes) per machine per iteration")
+      ->capture_default_str();
   cmd->add_option("--eval-every", a->sim.eval_every, "Dev evaluation every N rounds (0: at the end)");
   cmd->add_option("--eval-batch", a->sim.eval_batch, "Examples per evaluation forward pass");
   cmd->add_flag("--replicas", a->sim.replicas,
@@ -64,7 +73,8 @@ CommandRunner RegisterSimulate(CLI::App& app) {
   AddThreadsOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, a]() -> int {
-    auto algo = ParseFedAlgorithm(a->algo);
+    const bool onebyte = a->algo == "onebyte";
+    auto algo = onebyte ? StatusOr<FedAlgorithm>(FedAlgorithm::kMezo) : ParseFedAlgorithm(a->algo);
     if (!algo.ok()) return Fail("simulate", algo.status());
     auto attack = ParseAttack(a->attack);
     if (!attack.ok()) return Fail("simulate", attack.status());
@@ -77,7 +87,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     if (*rule == ScalarRule::kTrimmedMean && a->rule.find(':') != std::string::npos)
       sim.trim_fraction = std::stod(a->rule.substr(a->rule.find(':') + 1));
     sim.dist = a->dist == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
-    const int clients = sim.algo == FedAlgorithm::kMezo ? 1 : a->clients;
+    const int clients = sim.algo == FedAlgorithm::kMezo && !onebyte ? 1 : a->clients;
 
     auto weights = LoadModelSpec(o->model);
     if (!weights.ok()) return Fail("simulate", weights.status());
@@ -136,12 +146,41 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       return r;
     };
     std::fprintf(stderr, "simulate: %s, %d clients (%s), %zu train / %zu dev / %zu eval, byzantine %.2f (%s)\n",
-                 FedAlgorithmName(sim.algo), clients, a->partition.c_str(), train->size(), dev->size(), eval->size(),
+                 a->algo.c_str(), clients, a->partition.c_str(), train->size(), dev->size(), eval->size(),
                  a->byzantine, AttackName(*attack));
     auto before = eval_set("eval (before)");
     if (!before.ok()) return Fail("simulate", before.status());
     emit({{"event", "eval"}, {"split", "eval"}, {"round", 0}, {"accuracy", before->accuracy},
           {"loss", before->mean_loss}, {"count", before->count}});
+    if (onebyte) {  // decentralized: every machine keeps its own copy
+      OneByteOptions ob;
+      ob.iterations = sim.rounds;
+      ob.samples = a->samples;
+      ob.batch_size = sim.batch_size;
+      ob.lr = sim.lr;
+      ob.eps = sim.eps;
+      ob.seed = sim.seed;
+      ob.dist = sim.dist;
+      ob.join.assign(static_cast<size_t>(clients), 1);
+      ob.leave.assign(static_cast<size_t>(clients), 0);
+      std::vector<ModelWeights> finals;
+      auto logs = RunOneByte(*weights, ctx, data, obj, ob, &finals);
+      if (!logs.ok()) return Fail("simulate", logs.status());
+      for (const auto& it : *logs)
+        emit({{"event", "round"}, {"round", it.iteration}, {"loss", it.loss}, {"bytes", it.records.size()},
+              {"up_bits", 8 * a->samples}, {"down_bits", 8 * static_cast<int64_t>(it.records.size() - a->samples)},
+              {"fingerprint", it.fingerprints.begin()->second}});
+      *weights = std::move(finals[0]);
+      auto after = eval_set("eval (after)");
+      if (!after.ok()) return Fail("simulate", after.status());
+      emit({{"event", "eval"}, {"split", "eval"}, {"round", sim.rounds}, {"accuracy", after->accuracy},
+            {"loss", after->mean_loss}, {"count", after->count}});
+      std::fprintf(stderr, "onebyte: eval before acc %.2f%% loss %.4f -> after acc %.2f%% loss %.4f; %d bytes up per "
+                           "machine per iteration; all %d machines identical (%s)\n",
+                   100 * before->accuracy, before->mean_loss, 100 * after->accuracy, after->mean_loss, a->samples,
+                   clients, logs->back().fingerprints.begin()->second.c_str());
+      return 0;
+    }
     ProgressBar bar("simulate", sim.rounds, "round");
     SimulationCallbacks cb;
     double ema = NAN;
@@ -149,7 +188,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       ema = std::isnan(ema) ? r.loss : 0.95 * ema + 0.05 * r.loss;
       bar.Update(r.round, fmt::format("loss {:.4f}", ema));
       emit({{"event", "round"}, {"round", r.round}, {"loss", r.loss}, {"client_grads", r.client_grads},
-            {"vote", r.vote}, {"up_bits", r.traffic.up_bits}, {"down_bits", r.traffic.down_bits},
+            {"vote", r.vote}, {"sampled", r.sampled}, {"up_bits", r.traffic.up_bits}, {"down_bits", r.traffic.down_bits},
             {"fingerprint", r.fingerprint}, {"seconds", r.seconds}});
     };
     cb.on_eval = [&](const SimEvalLog& e) {
@@ -163,7 +202,12 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     if (!after.ok()) return Fail("simulate", after.status());
     emit({{"event", "eval"}, {"split", "eval"}, {"round", sim.rounds}, {"accuracy", after->accuracy},
           {"loss", after->mean_loss}, {"count", after->count}, {"fingerprint", result->final_fingerprint}});
-    const double per_client_round_up = static_cast<double>(result->total_up_bits) / clients / std::max<int64_t>(sim.rounds, 1);
+    const double per_client_round_up =
+        static_cast<double>(result->total_up_bits) /
+        (sim.algo == FedAlgorithm::kFedKSeed || sim.algo == FedAlgorithm::kFedKSeedPro
+             ? std::max(1.0, sim.client_fraction * clients)
+             : clients) /
+        std::max<int64_t>(sim.rounds, 1);
     const double per_client_round_down =
         static_cast<double>(result->total_down_bits) / clients / std::max<int64_t>(sim.rounds, 1);
     std::fprintf(stderr, "\n%-8s %-34s %-34s\n", "", "eval before", "eval after");
