@@ -1,0 +1,262 @@
+#include "ledger/ledger.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/mapped_file.h"
+#include "ledger/crc32c.h"
+
+namespace seedtune {
+
+namespace {
+
+constexpr char kMagic[8] = {'S', 'T', 'L', 'E', 'D', 'G', 'R', '\0'};
+constexpr uint64_t kPreambleBytes = 16;               // magic + format version + rng spec version
+constexpr uint32_t kMaxFrameBytes = 256u << 20;       // a length beyond this is corruption, not data
+
+void PutU32(std::string* s, uint32_t v) {
+  for (int i = 0; i < 4; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutU64(std::string* s, uint64_t v) {
+  for (int i = 0; i < 8; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint32_t GetU32(const uint8_t* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(p[i]) << (8 * i);
+  return v;
+}
+uint64_t GetU64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return v;
+}
+uint32_t FloatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+float BitsFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+std::string Frame(const std::string& payload) {
+  std::string f;
+  PutU32(&f, static_cast<uint32_t>(payload.size()));
+  PutU32(&f, Crc32c(payload.data(), payload.size()));
+  return f + payload;
+}
+
+std::string EncodeHeader(const LedgerHeader& h) {
+  nlohmann::ordered_json j{{"base_fingerprint", h.base_fingerprint}, {"algorithm", h.algorithm},
+                           {"hyperparameters", h.hyperparameters},   {"run_seed", h.run_seed},
+                           {"distribution", h.distribution}};
+  return "H" + j.dump();
+}
+
+Status WriteAll(int fd, const std::string& bytes, const std::string& path) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return IoError("{}: write failed: {}", path, std::strerror(errno));
+    }
+    done += static_cast<size_t>(w);
+  }
+  return Status::Ok();
+}
+
+Status SyncDirectoryOf(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::Ok();  // best effort
+  ::fsync(fd);
+  ::close(fd);
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string EncodeLedgerRecord(const LedgerRecord& r) {
+  std::string s = "R";
+  PutU64(&s, r.round);
+  PutU32(&s, static_cast<uint32_t>(r.updates.size()));
+  for (const auto& u : r.updates) {
+    PutU64(&s, u.seed);
+    PutU32(&s, FloatBits(u.alpha));
+    PutU32(&s, FloatBits(u.decay));
+  }
+  PutU32(&s, static_cast<uint32_t>(r.participants.size()));
+  for (uint32_t p : r.participants) PutU32(&s, p);
+  s.push_back(r.has_fingerprint ? 1 : 0);
+  if (r.has_fingerprint) PutU64(&s, r.fingerprint);
+  return s;
+}
+
+StatusOr<LedgerRecord> DecodeLedgerRecord(const std::string& payload) {
+  const auto* p = reinterpret_cast<const uint8_t*>(payload.data());
+  const size_t n = payload.size();
+  size_t at = 0;
+  auto need = [&](size_t k) { return at + k <= n; };
+  if (!need(1) || p[0] != 'R') return DataLoss("not an update record");
+  at = 1;
+  LedgerRecord r;
+  if (!need(12)) return DataLoss("record truncated in its round number");
+  r.round = GetU64(p + at);
+  const uint32_t nu = GetU32(p + at + 8);
+  at += 12;
+  if (static_cast<uint64_t>(nu) * 16 > n - at) return DataLoss("record claims {} updates in {} bytes", nu, n - at);
+  for (uint32_t i = 0; i < nu; ++i, at += 16) {
+    const ZUpdate u{GetU64(p + at), BitsFloat(GetU32(p + at + 8)), BitsFloat(GetU32(p + at + 12))};
+    if (!std::isfinite(u.alpha) || !std::isfinite(u.decay)) return DataLoss("update {} has a non-finite coefficient", i);
+    r.updates.push_back(u);
+  }
+  if (!need(4)) return DataLoss("record truncated before its participants");
+  const uint32_t np = GetU32(p + at);
+  at += 4;
+  if (static_cast<uint64_t>(np) * 4 > n - at) return DataLoss("record claims {} participants in {} bytes", np, n - at);
+  for (uint32_t i = 0; i < np; ++i, at += 4) r.participants.push_back(GetU32(p + at));
+  if (!need(1)) return DataLoss("record truncated before its fingerprint flag");
+  r.has_fingerprint = p[at++] != 0;
+  if (r.has_fingerprint) {
+    if (!need(8)) return DataLoss("record truncated in its fingerprint");
+    r.fingerprint = GetU64(p + at);
+    at += 8;
+  }
+  if (at != n) return DataLoss("record has {} unexpected trailing bytes", n - at);
+  return r;
+}
+
+StatusOr<std::unique_ptr<LedgerWriter>> LedgerWriter::Create(const std::string& path, const LedgerHeader& header,
+                                                             Durability durability, int every_n) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) return FailedPrecondition("{}: ledger already exists (use --resume to continue it)", path);
+    return IoError("{}: cannot create: {}", path, std::strerror(errno));
+  }
+  std::unique_ptr<LedgerWriter> w(new LedgerWriter(fd, path, durability, every_n));
+  std::string pre(kMagic, 8);
+  PutU32(&pre, header.format_version);
+  PutU32(&pre, header.rng_spec_version);
+  RETURN_IF_ERROR(WriteAll(fd, pre + Frame(EncodeHeader(header)), path));
+  if (durability != Durability::kNoFsync) {
+    if (::fsync(fd) != 0) return IoError("{}: fsync failed: {}", path, std::strerror(errno));
+    RETURN_IF_ERROR(SyncDirectoryOf(path));
+  }
+  return w;
+}
+
+StatusOr<std::unique_ptr<LedgerWriter>> LedgerWriter::Append(const std::string& path, Durability durability,
+                                                             int every_n) {
+  ASSIGN_OR_RETURN(LedgerContents contents, ReadLedger(path));
+  if (::truncate(path.c_str(), static_cast<off_t>(contents.valid_bytes)) != 0)
+    return IoError("{}: cannot drop the invalid tail: {}", path, std::strerror(errno));
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return IoError("{}: cannot open for appending: {}", path, std::strerror(errno));
+  return std::unique_ptr<LedgerWriter>(new LedgerWriter(fd, path, durability, every_n));
+}
+
+LedgerWriter::~LedgerWriter() { (void)Close(); }
+
+Status LedgerWriter::WriteFrame(const std::string& payload) {
+  if (fd_ < 0) return FailedPrecondition("{}: ledger writer is closed", path_);
+  RETURN_IF_ERROR(WriteAll(fd_, Frame(payload), path_));
+  ++unsynced_;
+  const bool sync = durability_ == Durability::kFsyncEachRecord ||
+                    (durability_ == Durability::kFsyncEveryN && unsynced_ >= every_n_);
+  if (sync) {
+    if (::fsync(fd_) != 0) return IoError("{}: fsync failed: {}", path_, std::strerror(errno));
+    unsynced_ = 0;
+  }
+  return Status::Ok();
+}
+
+Status LedgerWriter::Write(const LedgerRecord& record) { return WriteFrame(EncodeLedgerRecord(record)); }
+
+Status LedgerWriter::Close() {
+  if (fd_ < 0) return Status::Ok();
+  Status s;
+  if (durability_ != Durability::kNoFsync && unsynced_ > 0 && ::fsync(fd_) != 0)
+    s = IoError("{}: fsync failed: {}", path_, std::strerror(errno));
+  ::close(fd_);
+  fd_ = -1;
+  return s;
+}
+
+StatusOr<LedgerContents> ReadLedger(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  LedgerContents c;
+  c.file_bytes = bytes.size();
+  if (bytes.size() < kPreambleBytes || std::memcmp(p, kMagic, 8) != 0)
+    return InvalidArgument("{}: not a seedtune ledger (bad magic)", path);
+  c.header.format_version = GetU32(p + 8);
+  c.header.rng_spec_version = GetU32(p + 12);
+  if (c.header.format_version != kLedgerFormatVersion)
+    return Unimplemented("{}: ledger format version {} (this build reads {})", path, c.header.format_version,
+                         kLedgerFormatVersion);
+  if (c.header.rng_spec_version != kRngSpecVersion)
+    return Unimplemented("{}: RNG spec version {} (this build implements {})", path, c.header.rng_spec_version,
+                         kRngSpecVersion);
+  uint64_t at = kPreambleBytes;
+  int64_t index = -1;  // -1: the header frame
+  while (at < bytes.size()) {
+    const std::string what = index < 0 ? "header" : fmt::format("record {}", index);
+    std::string problem;
+    if (bytes.size() - at < 8) {
+      problem = fmt::format("{} at byte {}: truncated frame ({} bytes)", what, at, bytes.size() - at);
+    } else {
+      const uint32_t len = GetU32(p + at), crc = GetU32(p + at + 4);
+      if (len > kMaxFrameBytes || len > bytes.size() - at - 8) {
+        problem = fmt::format("{} at byte {}: frame of {} bytes runs past the end of the file", what, at, len);
+      } else if (Crc32c(p + at + 8, len) != crc) {
+        problem = fmt::format("{} at byte {}: CRC32C mismatch", what, at);
+      } else {
+        const std::string payload(bytes.data() + at + 8, len);
+        if (index < 0) {
+          if (payload.empty() || payload[0] != 'H') return DataLoss("{}: first frame is not the header", path);
+          try {
+            auto j = nlohmann::json::parse(payload.substr(1));
+            c.header.base_fingerprint = j.at("base_fingerprint").get<std::string>();
+            c.header.algorithm = j.at("algorithm").get<std::string>();
+            c.header.hyperparameters = j.at("hyperparameters").get<std::string>();
+            c.header.run_seed = j.at("run_seed").get<uint64_t>();
+            c.header.distribution = j.at("distribution").get<std::string>();
+          } catch (const std::exception& e) {
+            return DataLoss("{}: malformed ledger header: {}", path, e.what());
+          }
+        } else {
+          auto rec = DecodeLedgerRecord(payload);
+          if (!rec.ok()) {
+            problem = fmt::format("{} at byte {}: {}", what, at, rec.status().message());
+          } else {
+            c.records.push_back(std::move(*rec));
+          }
+        }
+        if (problem.empty()) {
+          at += 8 + len;
+          ++index;
+          c.valid_bytes = at;
+          continue;
+        }
+      }
+    }
+    if (index < 0) return DataLoss("{}: {}", path, problem);  // without a header nothing can be trusted
+    c.tail_problem = fmt::format("{}; {} trailing bytes ignored", problem, bytes.size() - at);
+    break;
+  }
+  if (index < 0) return DataLoss("{}: no header record", path);
+  return c;
+}
+
+}  // namespace seedtune
