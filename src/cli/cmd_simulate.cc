@@ -14,6 +14,7 @@
 #include "data/task.h"
 #include "fed/onebyte.h"
 #include "fed/simulation.h"
+#include "ledger/ledger.h"
 #include "runtime/model_source.h"
 #include "zo/fingerprint.h"
 
@@ -28,7 +29,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
   auto o = std::make_shared<CommonOptions>();
   struct Args {
     std::string algo = "feedsign", task = "sst2", data, partition = "dirichlet:0.5", attack = "none", rule = "mean",
-                dist = "gauss", metrics;
+                dist = "gauss", metrics, ledger;
     int clients = 5, train_n = 1000, dev_n = 500, eval_n = 1000, max_length = 512, min_per_client = 10;
     double byzantine = 0.0;
     int samples = 2;
@@ -70,6 +71,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
                 "Every client keeps its own model copy and applies each round's update; fail unless all fingerprints "
                 "agree (memory grows with clients)");
   cmd->add_option("--metrics", a->metrics, "Write per-round metrics as JSON lines to this file");
+  cmd->add_option("--ledger", a->ledger, "Record every round's update list and fingerprint in this seed ledger");
   AddThreadsOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, a]() -> int {
@@ -152,6 +154,8 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     if (!before.ok()) return Fail("simulate", before.status());
     emit({{"event", "eval"}, {"split", "eval"}, {"round", 0}, {"accuracy", before->accuracy},
           {"loss", before->mean_loss}, {"count", before->count}});
+    if (onebyte && !a->ledger.empty())
+      return Fail("simulate", Unimplemented("--ledger is not supported for onebyte yet"));
     if (onebyte) {  // decentralized: every machine keeps its own copy
       OneByteOptions ob;
       ob.iterations = sim.rounds;
@@ -181,6 +185,24 @@ CommandRunner RegisterSimulate(CLI::App& app) {
                    clients, logs->back().fingerprints.begin()->second.c_str());
       return 0;
     }
+    std::unique_ptr<LedgerWriter> ledger;
+    Status ledger_status;
+    if (!a->ledger.empty()) {
+      LedgerHeader h;
+      h.base_fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
+      h.algorithm = a->algo;
+      h.hyperparameters = nlohmann::json{{"lr", sim.lr}, {"eps", sim.eps}, {"batch", sim.batch_size},
+                                         {"clients", clients}, {"partition", a->partition}, {"K", sim.num_seeds},
+                                         {"local_steps", sim.local_steps}, {"client_fraction", sim.client_fraction},
+                                         {"byzantine", a->byzantine}, {"attack", a->attack}, {"aggregate", a->rule},
+                                         {"task", a->task}, {"rounds", sim.rounds}}
+                              .dump();
+      h.run_seed = sim.seed;
+      h.distribution = a->dist;
+      auto w = LedgerWriter::Create(a->ledger, h);
+      if (!w.ok()) return Fail("simulate", w.status());
+      ledger = std::move(*w);
+    }
     ProgressBar bar("simulate", sim.rounds, "round");
     SimulationCallbacks cb;
     double ema = NAN;
@@ -190,6 +212,19 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       emit({{"event", "round"}, {"round", r.round}, {"loss", r.loss}, {"client_grads", r.client_grads},
             {"vote", r.vote}, {"sampled", r.sampled}, {"up_bits", r.traffic.up_bits}, {"down_bits", r.traffic.down_bits},
             {"fingerprint", r.fingerprint}, {"seconds", r.seconds}});
+      if (ledger && ledger_status.ok()) {
+        LedgerRecord rec;
+        rec.round = static_cast<uint64_t>(r.round);
+        rec.updates = r.updates;
+        if (r.sampled.empty()) {
+          for (int c = 0; c < clients; ++c) rec.participants.push_back(static_cast<uint32_t>(c));
+        } else {
+          for (int c : r.sampled) rec.participants.push_back(static_cast<uint32_t>(c));
+        }
+        rec.has_fingerprint = true;
+        rec.fingerprint = std::stoull(r.fingerprint, nullptr, 16);
+        ledger_status = ledger->Write(rec);
+      }
     };
     cb.on_eval = [&](const SimEvalLog& e) {
       emit({{"event", "eval"}, {"split", "dev"}, {"round", e.round}, {"accuracy", e.dev.accuracy},
@@ -198,6 +233,11 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     auto result = RunSimulation(&*weights, ctx, data, *dev, obj, sim, cb);
     bar.Finish();
     if (!result.ok()) return Fail("simulate", result.status());
+    if (!ledger_status.ok()) return Fail("simulate", ledger_status);
+    if (ledger) {
+      Status s = ledger->Close();
+      if (!s.ok()) return Fail("simulate", s);
+    }
     auto after = eval_set("eval (after)");
     if (!after.ok()) return Fail("simulate", after.status());
     emit({{"event", "eval"}, {"split", "eval"}, {"round", sim.rounds}, {"accuracy", after->accuracy},

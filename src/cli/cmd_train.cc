@@ -15,6 +15,7 @@
 #include "data/objective.h"
 #include "data/task.h"
 #include "formats/convert.h"
+#include "ledger/ledger.h"
 #include "runtime/model_source.h"
 #include "train/mezo.h"
 #include "zo/fingerprint.h"
@@ -85,7 +86,8 @@ CommandRunner RegisterTrain(CLI::App& app) {
   auto o = std::make_shared<CommonOptions>();
   auto t = std::make_shared<TaskArgs>();
   struct Args {
-    std::string algo = "mezo", schedule = "constant", dist = "gauss", metrics, out;
+    std::string algo = "mezo", schedule = "constant", dist = "gauss", metrics, out, ledger;
+    int fingerprint_every = 10;
     MezoOptions mezo;
     bool eval_before = true, keep_best = true;
   };
@@ -111,6 +113,10 @@ CommandRunner RegisterTrain(CLI::App& app) {
   cmd->add_flag("!--no-eval-before", a->eval_before, "Skip the zero-shot evaluation");
   cmd->add_option("--metrics", a->metrics, "Write metrics as JSON lines to this file (default: stdout with --json)");
   cmd->add_option("--out", a->out, "Export the trained model as a Hugging Face directory");
+  cmd->add_option("--ledger", a->ledger,
+                  "Record every step's (seed, alpha, decay) list in this seed ledger (implies --no-keep-best: the "
+                  "ledger describes the final model)");
+  cmd->add_option("--fingerprint-every", a->fingerprint_every, "Ledger: record the model fingerprint every N steps");
   AddThreadsOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, t, a]() -> int {
@@ -124,7 +130,23 @@ CommandRunner RegisterTrain(CLI::App& app) {
     const Objective obj = prep->task.train_objective;
     a->mezo.schedule = a->schedule == "linear" ? LrSchedule::kLinear : LrSchedule::kConstant;
     a->mezo.dist = a->dist == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
-    a->mezo.keep_best = a->keep_best;
+    a->mezo.keep_best = a->keep_best && a->ledger.empty();
+    std::unique_ptr<LedgerWriter> ledger;
+    if (!a->ledger.empty()) {
+      LedgerHeader h;
+      h.base_fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
+      h.algorithm = "mezo";
+      h.hyperparameters = nlohmann::json{{"lr", a->mezo.lr}, {"eps", a->mezo.eps}, {"batch", a->mezo.batch_size},
+                                         {"q", a->mezo.directions}, {"weight_decay", a->mezo.weight_decay},
+                                         {"schedule", a->schedule}, {"task", t->task}, {"steps", a->mezo.steps}}
+                              .dump();
+      h.run_seed = a->mezo.seed;
+      h.distribution = a->dist;
+      auto w = LedgerWriter::Create(a->ledger, h);
+      if (!w.ok()) return Fail("train", w.status());
+      ledger = std::move(*w);
+    }
+    Status ledger_status;
 
     std::unique_ptr<std::ofstream> metrics_file;
     if (!a->metrics.empty()) {
@@ -159,6 +181,17 @@ CommandRunner RegisterTrain(CLI::App& app) {
       auto& ups = j["updates"] = nlohmann::ordered_json::array();
       for (const auto& u : s.updates) ups.push_back({{"seed", u.seed}, {"alpha", u.alpha}, {"decay", u.decay}});
       emit(j);
+      if (ledger && ledger_status.ok()) {
+        LedgerRecord rec;
+        rec.round = static_cast<uint64_t>(s.step);
+        rec.updates = s.updates;
+        rec.participants = {0};
+        if (s.step % a->fingerprint_every == 0 || s.step == a->mezo.steps) {
+          rec.has_fingerprint = true;
+          rec.fingerprint = ModelFingerprint(*weights, ctx);
+        }
+        ledger_status = ledger->Write(rec);
+      }
     };
     cb.on_eval = [&](const MezoEvalLog& e) {
       emit({{"event", "eval"}, {"split", "dev"}, {"step", e.step}, {"accuracy", e.dev.accuracy},
@@ -169,6 +202,12 @@ CommandRunner RegisterTrain(CLI::App& app) {
     auto result = TrainMezo(&*weights, ctx, prep->train, prep->dev, obj, a->mezo, cb);
     bar.Finish();
     if (!result.ok()) return Fail("train", result.status());
+    if (!ledger_status.ok()) return Fail("train", ledger_status);
+    if (ledger) {
+      Status s = ledger->Close();
+      if (!s.ok()) return Fail("train", s);
+      std::fprintf(stderr, "ledger %s: %lld steps\n", a->ledger.c_str(), static_cast<long long>(a->mezo.steps));
+    }
     if (!prep->eval.empty()) {
       auto after = EvalWithBar(*weights, ctx, prep->eval, obj, a->mezo.eval_batch, "eval (after)");
       if (!after.ok()) return Fail("train", after.status());

@@ -46,5 +46,6 @@ CommandRunner RegisterRng(CLI::App& app);
 CommandRunner RegisterTrain(CLI::App& app);
 CommandRunner RegisterEval(CLI::App& app);
 CommandRunner RegisterSimulate(CLI::App& app);
+CommandRunner RegisterLedger(CLI::App& app);
 
 }  // namespace seedtune::cli

@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
   for (auto reg : {seedtune::cli::RegisterInfo, seedtune::cli::RegisterGenerate, seedtune::cli::RegisterTokenize,
                    seedtune::cli::RegisterLogits, seedtune::cli::RegisterPpl, seedtune::cli::RegisterConvert,
                    seedtune::cli::RegisterRng, seedtune::cli::RegisterTrain,
-                   seedtune::cli::RegisterEval, seedtune::cli::RegisterSimulate, seedtune::cli::RegisterDemo}) {
+                   seedtune::cli::RegisterEval, seedtune::cli::RegisterSimulate, seedtune::cli::RegisterLedger,
+                   seedtune::cli::RegisterDemo}) {
     const size_t before = app.get_subcommands({}).size();
     auto runner = reg(app);
     auto subs = app.get_subcommands({});

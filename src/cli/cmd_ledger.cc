@@ -1,0 +1,114 @@
+// seedtune ledger show | verify | export (docs/ledger.md).
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "cli/common.h"
+#include "core/progress.h"
+#include "core/threading.h"
+#include "formats/convert.h"
+#include "ledger/ledger.h"
+#include "ledger/replay.h"
+#include "runtime/model_source.h"
+#include "zo/fingerprint.h"
+
+namespace seedtune::cli {
+
+CommandRunner RegisterLedger(CLI::App& app) {
+  auto* cmd = app.add_subcommand("ledger", "Inspect, verify and export seed ledgers (docs/ledger.md)");
+  cmd->require_subcommand(1);
+  struct Args {
+    std::string file, model, out, format = "hf";
+    bool json = false;
+    uint64_t upto = 0;
+    int threads = 0;
+  };
+  auto a = std::make_shared<Args>();
+  auto* show = cmd->add_subcommand("show", "Header, record count, byte size, last fingerprint, torn-tail report");
+  show->add_option("file", a->file, "Ledger file")->required();
+  show->add_flag("--json", a->json, "JSON output");
+  auto* verify = cmd->add_subcommand("verify", "Replay on the base model and check every recorded fingerprint");
+  verify->add_option("file", a->file, "Ledger file")->required();
+  verify->add_option("-m,--model", a->model, "The base model the run started from")->required();
+  verify->add_option("--threads", a->threads, "Worker threads");
+  auto* exp = cmd->add_subcommand("export", "Materialise the fine-tuned model (replay) as a Hugging Face dir or llama2.c file");
+  exp->add_option("file", a->file, "Ledger file")->required();
+  exp->add_option("-m,--model", a->model, "The base model the run started from")->required();
+  exp->add_option("-o,--out", a->out, "Output directory (hf) or file (llama2c)")->required();
+  exp->add_option("--format", a->format, "hf or llama2c")->check(CLI::IsMember({"hf", "llama2c"}));
+  exp->add_option("--upto", a->upto, "Stop after this round (default: all records)");
+  exp->add_option("--threads", a->threads, "Worker threads");
+  return [a, show, verify, exp]() -> int {
+    auto contents = ReadLedger(a->file);
+    if (!contents.ok()) return Fail("ledger", contents.status());
+    if (!contents->tail_problem.empty())
+      std::fprintf(stderr, "warning: %s: %s (valid prefix: %zu records)\n", a->file.c_str(),
+                   contents->tail_problem.c_str(), contents->records.size());
+    if (show->parsed()) {
+      std::string last_fp;
+      for (const auto& r : contents->records)
+        if (r.has_fingerprint) last_fp = FingerprintHex(r.fingerprint);
+      size_t updates = 0;
+      for (const auto& r : contents->records) updates += r.updates.size();
+      const auto& h = contents->header;
+      if (a->json) {
+        nlohmann::ordered_json j{{"file", a->file},
+                                 {"format_version", h.format_version},
+                                 {"rng_spec_version", h.rng_spec_version},
+                                 {"algorithm", h.algorithm},
+                                 {"hyperparameters", h.hyperparameters},
+                                 {"run_seed", h.run_seed},
+                                 {"distribution", h.distribution},
+                                 {"base_fingerprint", h.base_fingerprint},
+                                 {"records", contents->records.size()},
+                                 {"updates", updates},
+                                 {"last_round", contents->records.empty() ? 0 : contents->records.back().round},
+                                 {"last_fingerprint", last_fp},
+                                 {"valid_bytes", contents->valid_bytes},
+                                 {"file_bytes", contents->file_bytes},
+                                 {"tail_problem", contents->tail_problem}};
+        std::printf("%s\n", j.dump(2).c_str());
+      } else {
+        std::printf("ledger       %s (format %u, RNG spec %u)\n", a->file.c_str(), h.format_version, h.rng_spec_version);
+        std::printf("algorithm    %s  seed %llu  z %s\n", h.algorithm.c_str(), static_cast<unsigned long long>(h.run_seed),
+                    h.distribution.c_str());
+        std::printf("hyperparams  %s\n", h.hyperparameters.c_str());
+        std::printf("base         %s\n", h.base_fingerprint.c_str());
+        std::printf("records      %zu (%zu updates), last round %llu\n", contents->records.size(), updates,
+                    static_cast<unsigned long long>(contents->records.empty() ? 0 : contents->records.back().round));
+        std::printf("last fp      %s\n", last_fp.empty() ? "(none recorded)" : last_fp.c_str());
+        std::printf("size         %llu bytes valid of %llu\n", static_cast<unsigned long long>(contents->valid_bytes),
+                    static_cast<unsigned long long>(contents->file_bytes));
+      }
+      return contents->tail_problem.empty() ? 0 : 3;
+    }
+    auto weights = LoadModelSpec(a->model);
+    if (!weights.ok()) return Fail("ledger", weights.status());
+    ThreadingContext ctx(a->threads);
+    ProgressBar bar("replay", static_cast<int64_t>(contents->records.size()), "rec");
+    auto report = ReplayLedger(*contents, &*weights, ctx, /*verify=*/true, exp->parsed() ? a->upto : 0,
+                               [&](int64_t d, int64_t) { bar.Update(d); });
+    bar.Finish();
+    if (!report.ok()) return Fail("ledger", report.status());
+    if (verify->parsed()) {
+      std::printf("ok: %lld records replayed, %lld fingerprints checked, final %s\n",
+                  static_cast<long long>(report->records_applied), static_cast<long long>(report->fingerprints_checked),
+                  FingerprintHex(report->final_fingerprint).c_str());
+      return contents->tail_problem.empty() ? 0 : 3;
+    }
+    auto hash = LedgerHash(a->file, contents->valid_bytes);
+    if (!hash.ok()) return Fail("ledger", hash.status());
+    ExportOptions opts;
+    opts.hf.metadata["seedtune.base_fingerprint"] = contents->header.base_fingerprint;
+    opts.hf.metadata["seedtune.ledger_hash"] = *hash;
+    opts.hf.metadata["seedtune.fingerprint"] = FingerprintHex(report->final_fingerprint);
+    Status s = ExportModel(*weights, a->out, a->format == "hf" ? ExportFormat::kHuggingFace : ExportFormat::kLlama2c,
+                           opts);
+    if (!s.ok()) return Fail("ledger", s);
+    std::printf("wrote %s: %lld records replayed, fingerprint %s\n", a->out.c_str(),
+                static_cast<long long>(report->records_applied), FingerprintHex(report->final_fingerprint).c_str());
+    return 0;
+  };
+}
+
+}  // namespace seedtune::cli
