@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "data/task.h"
 #include "formats/convert.h"
 #include "ledger/ledger.h"
+#include "ledger/replay.h"
 #include "runtime/model_source.h"
 #include "train/mezo.h"
 #include "zo/fingerprint.h"
@@ -89,7 +91,7 @@ CommandRunner RegisterTrain(CLI::App& app) {
     std::string algo = "mezo", schedule = "constant", dist = "gauss", metrics, out, ledger;
     int fingerprint_every = 10;
     MezoOptions mezo;
-    bool eval_before = true, keep_best = true;
+    bool eval_before = true, keep_best = true, resume = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--algo", a->algo, "Algorithm (mezo; the federated ones run under `simulate`)")
@@ -117,6 +119,9 @@ CommandRunner RegisterTrain(CLI::App& app) {
                   "Record every step's (seed, alpha, decay) list in this seed ledger (implies --no-keep-best: the "
                   "ledger describes the final model)");
   cmd->add_option("--fingerprint-every", a->fingerprint_every, "Ledger: record the model fingerprint every N steps");
+  cmd->add_flag("--resume", a->resume,
+                "Continue the run recorded in --ledger: rebuild the model from the base by replaying the ledger "
+                "(checking its fingerprints), then train from the next step");
   AddThreadsOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, t, a]() -> int {
@@ -132,19 +137,46 @@ CommandRunner RegisterTrain(CLI::App& app) {
     a->mezo.dist = a->dist == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
     a->mezo.keep_best = a->keep_best && a->ledger.empty();
     std::unique_ptr<LedgerWriter> ledger;
+    if (a->resume && a->ledger.empty()) return Fail("train", InvalidArgument("--resume needs --ledger FILE"));
     if (!a->ledger.empty()) {
       LedgerHeader h;
       h.base_fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
       h.algorithm = "mezo";
+      // The run's identity: everything that changes what a step computes.
       h.hyperparameters = nlohmann::json{{"lr", a->mezo.lr}, {"eps", a->mezo.eps}, {"batch", a->mezo.batch_size},
                                          {"q", a->mezo.directions}, {"weight_decay", a->mezo.weight_decay},
-                                         {"schedule", a->schedule}, {"task", t->task}, {"steps", a->mezo.steps}}
+                                         {"schedule", a->schedule}, {"task", t->task}, {"steps", a->mezo.steps},
+                                         {"train_n", t->train_n}, {"data_seed", t->data_seed}}
                               .dump();
       h.run_seed = a->mezo.seed;
       h.distribution = a->dist;
-      auto w = LedgerWriter::Create(a->ledger, h);
-      if (!w.ok()) return Fail("train", w.status());
-      ledger = std::move(*w);
+      if (a->resume && std::filesystem::exists(a->ledger)) {
+        auto contents = ReadLedger(a->ledger);
+        if (!contents.ok()) return Fail("train", contents.status());
+        const auto& old = contents->header;
+        if (old.algorithm != h.algorithm || old.hyperparameters != h.hyperparameters || old.run_seed != h.run_seed ||
+            old.distribution != h.distribution)
+          return Fail("train", FailedPrecondition("{}: the ledger records a different run ({} {} seed {}); resume "
+                                                  "with the same options",
+                                                  a->ledger, old.algorithm, old.hyperparameters, old.run_seed));
+        if (!contents->tail_problem.empty())
+          std::fprintf(stderr, "resume: %s: %s; continuing after the valid prefix\n", a->ledger.c_str(),
+                       contents->tail_problem.c_str());
+        auto report = ReplayLedger(*contents, &*weights, ctx);
+        if (!report.ok()) return Fail("train", report.status());
+        a->mezo.first_step = contents->records.empty() ? 1 : static_cast<int64_t>(contents->records.back().round) + 1;
+        a->eval_before = false;
+        std::fprintf(stderr, "resume: replayed %lld steps (%s); continuing at step %lld\n",
+                     static_cast<long long>(report->records_applied), FingerprintHex(report->final_fingerprint).c_str(),
+                     static_cast<long long>(a->mezo.first_step));
+        auto w = LedgerWriter::Append(a->ledger);
+        if (!w.ok()) return Fail("train", w.status());
+        ledger = std::move(*w);
+      } else {
+        auto w = LedgerWriter::Create(a->ledger, h);
+        if (!w.ok()) return Fail("train", w.status());
+        ledger = std::move(*w);
+      }
     }
     Status ledger_status;
 

@@ -67,11 +67,11 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
     result.evals.push_back(std::move(log));
     return Status::Ok();
   };
-  if (o.eval_every > 0) RETURN_IF_ERROR(evaluate(0));
+  if (o.eval_every > 0 && o.first_step <= 1) RETURN_IF_ERROR(evaluate(0));
 
   BatchOptions bopts;
   bopts.gold_only = objective == Objective::kLanguageModel;
-  for (int64_t step = 1; step <= o.steps; ++step) {
+  for (int64_t step = std::max<int64_t>(1, o.first_step); step <= o.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<EncodedExample> batch;
     for (int64_t i : StepBatch(o.seed, step, o.batch_size, static_cast<int64_t>(train.size()))) batch.push_back(train[i]);
@@ -105,6 +105,8 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
     if (o.eval_every > 0 && step % o.eval_every == 0 && step != o.steps) RETURN_IF_ERROR(evaluate(step));
   }
   if (o.steps > 0 || o.eval_every == 0) RETURN_IF_ERROR(evaluate(o.steps));
+  if (o.first_step > 1 && o.keep_best && result.best_step < o.first_step)
+    return FailedPrecondition("MeZO keep_best across a resume needs the full step log; use --no-keep-best");
 
   // Keep the best state: rebuild it from the base by replaying the log.
   if (o.keep_best && !result.evals.empty() && result.best_step != o.steps) {

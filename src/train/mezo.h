@@ -39,6 +39,10 @@ struct MezoOptions {
   int64_t eval_every = 0;  // evaluate on dev every N steps (0: only at the end)
   int eval_batch = 16;
   bool keep_best = true;   // end with the weights of the best dev evaluation
+  // Resume: steps before first_step are already applied to the weights (the
+  // data order and seeds of every step depend only on (seed, step), so a
+  // resumed run continues exactly as an uninterrupted one).
+  int64_t first_step = 1;
 };
 
 struct MezoStepLog {

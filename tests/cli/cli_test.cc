@@ -263,6 +263,45 @@ TEST(CliTest, LedgerRecordsVerifiesAndExportsTheTrainedModel) {
   EXPECT_NE(r.out.find("ok: 12 records"), std::string::npos) << r.out;
 }
 
+// A MeZO run killed with SIGKILL at several points and resumed from its ledger
+// ends with the same fingerprint as the uninterrupted run.
+TEST(CliTest, ResumeAfterSigkillReachesTheSameFingerprint) {
+  const std::string m = Stories();
+  if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
+  const std::string dir = testing::MakeTempDir("cli-resume");
+  {
+    std::ofstream f(dir + "/text.txt");
+    for (int i = 0; i < 80; ++i) f << "Tom and Sue went to the park on day " << i << " to play ball.\n";
+  }
+  const std::string args = "train --model " + m + " --task text:" + dir +
+                           "/text.txt --train-n 60 --dev-n 4 --eval-n 4 --steps 150 --batch 4 --lr 3e-5 "
+                           "--no-keep-best --fingerprint-every 7 --ledger ";
+  auto final_fp = [&](const std::string& ledger) {
+    auto j = nlohmann::json::parse(RunCli("ledger show " + ledger + " --json").out);
+    return std::make_pair(j["records"].get<int>(), j["last_fingerprint"].get<std::string>());
+  };
+  ASSERT_EQ(RunCli(args + dir + "/ref.ledger").code, 0);
+  const auto ref = final_fp(dir + "/ref.ledger");
+  ASSERT_EQ(ref.first, 150);
+  int interrupted = 0;
+  for (double delay : {0.25, 0.6, 1.0}) {
+    const std::string ledger = dir + "/kill" + std::to_string(static_cast<int>(delay * 100)) + ".ledger";
+    const std::string cmd = std::string(SEEDTUNE_BINARY) + " " + args + ledger + " >/dev/null 2>&1 & pid=$!; sleep " +
+                            std::to_string(delay) + "; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    std::ifstream probe(ledger);
+    if (!probe) continue;  // killed before the ledger existed: nothing to resume
+    Result show = RunCli("ledger show " + ledger + " --json", true);
+    if (show.out.find("\"records\"") != std::string::npos && final_fp(ledger).first < 150) ++interrupted;
+    Result r = RunCli(args + ledger + " --resume", true);
+    ASSERT_EQ(r.code, 0) << r.out;
+    const auto got = final_fp(ledger);
+    EXPECT_EQ(got.first, 150) << "delay " << delay;
+    EXPECT_EQ(got.second, ref.second) << "delay " << delay;
+  }
+  EXPECT_GE(interrupted, 1) << "no kill landed mid-run; the machine is faster than the delays assume";
+}
+
 TEST(CliTest, RandomShapesAreLabelled) {
   Result r = RunCli("info random:opt-125m --json");
   ASSERT_EQ(r.code, 0);
