@@ -131,8 +131,11 @@ TEST(MezoStories260kTest, KeepBestRebuildsTheBestDevStateByReplay) {
   auto r = TrainMezo(&w, ctx, f->train, f->dev, Objective::kLanguageModel, o, cb);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_LT(r->best_step, o.steps) << "setup: expected divergence";
-  for (const auto& e : r->evals)
-    if (e.step == r->best_step) EXPECT_EQ(e.fingerprint, r->final_fingerprint);
+  for (const auto& e : r->evals) {
+    if (e.step == r->best_step) {
+      EXPECT_EQ(e.fingerprint, r->final_fingerprint);
+    }
+  }
 }
 
 }  // namespace
