@@ -29,8 +29,11 @@ venv:
 demo: build assets
 	./$(BUILD_DIR)/seedtune demo
 
+FUZZ_SECONDS ?= 20
+
 test: build assets venv
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	bash scripts/fuzz-ledger.sh $(FUZZ_SECONDS)
 
 bench: build assets
 	./$(BUILD_DIR)/bench_forward

@@ -8,6 +8,7 @@ PACKAGES=(
   libopenblas-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libsentencepiece-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
   python3 python3-venv
 )
 

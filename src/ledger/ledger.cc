@@ -195,6 +195,10 @@ Status LedgerWriter::Close() {
 
 StatusOr<LedgerContents> ReadLedger(const std::string& path) {
   ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  return ParseLedger(bytes, path);
+}
+
+StatusOr<LedgerContents> ParseLedger(const std::string& bytes, const std::string& path) {
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   LedgerContents c;
   c.file_bytes = bytes.size();

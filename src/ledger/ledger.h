@@ -78,6 +78,8 @@ struct LedgerContents {
 // corrupted record ends the valid prefix (reported in tail_problem, naming
 // the record index and byte offset), never an error and never applied.
 StatusOr<LedgerContents> ReadLedger(const std::string& path);
+// The same on bytes already in memory; `name` is used in messages.
+StatusOr<LedgerContents> ParseLedger(const std::string& bytes, const std::string& name);
 
 // Encoding of one record's payload (exposed for tests and tools).
 std::string EncodeLedgerRecord(const LedgerRecord& r);
