@@ -60,7 +60,9 @@ std::string EncodeHeader(const LedgerHeader& h) {
   nlohmann::ordered_json j{{"base_fingerprint", h.base_fingerprint}, {"algorithm", h.algorithm},
                            {"hyperparameters", h.hyperparameters},   {"run_seed", h.run_seed},
                            {"distribution", h.distribution}};
-  return "H" + j.dump();
+  std::string payload = "H";  // (not "H" + dump(): GCC 12 reports a false -Wrestrict there)
+  payload += j.dump();
+  return payload;
 }
 
 Status WriteAll(int fd, const std::string& bytes, const std::string& path) {

@@ -46,7 +46,9 @@ void ExpectSameRecord(const LedgerRecord& a, const LedgerRecord& b) {
   }
   EXPECT_EQ(a.participants, b.participants);
   EXPECT_EQ(a.has_fingerprint, b.has_fingerprint);
-  if (a.has_fingerprint) EXPECT_EQ(a.fingerprint, b.fingerprint);
+  if (a.has_fingerprint) {
+    EXPECT_EQ(a.fingerprint, b.fingerprint);
+  }
 }
 
 std::string WriteLedger(const std::string& path, int records) {
