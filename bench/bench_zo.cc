@@ -10,6 +10,7 @@
 //
 //   bench_zo [--quick]
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -31,18 +32,27 @@ void BenchAxpy(ThreadingContext& ctx, double bandwidth_gbs) {
   std::vector<float> theta(static_cast<size_t>(n), 0.01f);
   const int64_t chunk = 1 << 16;
   const size_t tasks = static_cast<size_t>(n / chunk);
-  double best = 1e30;
-  for (int rep = 0; rep < 5; ++rep) {
+  // The host is shared and its bandwidth varies from second to second: pair
+  // each axpy timing with a bandwidth measurement taken right before it and
+  // report the median of the per-pair ratios (and the best figures).
+  std::vector<double> ratios;
+  double best_rate = 0.0, best_bw = bandwidth_gbs;
+  for (int rep = 0; rep < 7; ++rep) {
+    const double bw = bench::MeasureBandwidthGBs(ctx, size_t{32} << 20, 2);
     auto t0 = std::chrono::steady_clock::now();
     ctx.ParallelFor(tasks, [&](size_t t, int) {
       AxpyZ(7 + rep, static_cast<uint64_t>(t) * chunk, chunk, ZDistribution::kGaussian, 1e-6f, theta.data() + t * chunk);
     });
-    best = std::min(best, bench::Seconds(t0));
+    const double rate = n / bench::Seconds(t0);
+    ratios.push_back(rate / (bw * 1e9 / 8.0));
+    best_rate = std::max(best_rate, rate);
+    best_bw = std::max(best_bw, bw);
   }
-  const double rate = n / best;
-  const double allowed = bandwidth_gbs * 1e9 / 8.0;
-  std::printf("z+axpy (gauss)   %.2f G elements/s on %d threads; bandwidth allows %.2f G/s -> %.0f%% (target >= 50%%)\n",
-              rate / 1e9, ctx.num_threads(), allowed / 1e9, 100.0 * rate / allowed);
+  std::sort(ratios.begin(), ratios.end());
+  std::printf("z+axpy (gauss)   best %.2f G elements/s on %d threads; bandwidth (best %.1f GB/s) allows %.2f G/s; median "
+              "paired ratio %.0f%% (range %.0f-%.0f%%; target >= 50%%)\n",
+              best_rate / 1e9, ctx.num_threads(), best_bw, best_bw * 1e9 / 8.0 / 1e9, 100.0 * ratios[ratios.size() / 2],
+              100.0 * ratios.front(), 100.0 * ratios.back());
   std::vector<float> z(static_cast<size_t>(1 << 20));
   double gen = 1e30;
   for (int rep = 0; rep < 5; ++rep) {

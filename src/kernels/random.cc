@@ -378,10 +378,21 @@ void FmaTo(SimdLevel level, const float* z, float a, const float* x, float* y, i
   for (int64_t i = 0; i < n; ++i) y[i] = std::fma(a, z[i], x[i]);
 }
 
-// Generates `count` (1 or 2) consecutive groups into z (64 * count floats).
+constexpr int kMaxGroups = 4;  // groups generated per call when the range allows
+
+// Generates `count` (1..kMaxGroups) consecutive groups into z (64 * count floats).
 void Groups(SimdLevel level, uint64_t seed, uint64_t group, int count, ZDistribution dist, float* z) {
   if (level == SimdLevel::kAvx512) {
-    return count == 2 ? GroupsAvx512<2>(seed, group, dist, z) : GroupsAvx512<1>(seed, group, dist, z);
+    switch (count) {
+      case 4: return GroupsAvx512<4>(seed, group, dist, z);
+      case 3: return GroupsAvx512<3>(seed, group, dist, z);
+      case 2: return GroupsAvx512<2>(seed, group, dist, z);
+      default: return GroupsAvx512<1>(seed, group, dist, z);
+    }
+  }
+  if (level == SimdLevel::kAvx2 && count > 2) {
+    GroupsAvx2<2>(seed, group, dist, z);
+    return Groups(level, seed, group + 2, count - 2, dist, z + 2 * kGroup);
   }
   if (level == SimdLevel::kAvx2) {
     return count == 2 ? GroupsAvx2<2>(seed, group, dist, z) : GroupsAvx2<1>(seed, group, dist, z);
@@ -393,13 +404,13 @@ void Groups(SimdLevel level, uint64_t seed, uint64_t group, int count, ZDistribu
 // [first, first + n), with z_slice pointing at the z values of that part.
 template <typename F>
 void ForEachGroupSlice(SimdLevel level, uint64_t seed, uint64_t first, int64_t n, ZDistribution dist, F&& f) {
-  alignas(64) float z[2 * kGroup];
+  alignas(64) float z[kMaxGroups * kGroup];
   int64_t done = 0;
   while (done < n) {
     const uint64_t i = first + static_cast<uint64_t>(done);
     const uint64_t group = i / kGroup;
     const int64_t offset = static_cast<int64_t>(i % kGroup);
-    const int count = offset + (n - done) > kGroup ? 2 : 1;
+    const int count = static_cast<int>(std::min<int64_t>(kMaxGroups, (offset + (n - done) + kGroup - 1) / kGroup));
     const int64_t len = std::min<int64_t>(count * kGroup - offset, n - done);
     Groups(level, seed, group, count, dist, z);
     f(z + offset, done, len);
