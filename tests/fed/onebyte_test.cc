@@ -52,16 +52,8 @@ TEST(OneByteUpdatesTest, CanonicalOrderAndScale) {
 
 TEST(OneByteSimTest, FourPeersWithJoinAndLeaveStayIdenticalAndLearn) {
   auto model = FindAsset("models/stories260K/stories260K.bin");
-  auto sst2 = FindAsset("data/sst2/train.tsv");
-  if (!model || !sst2) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
-  const std::string dir = testing::MakeTempDir("onebyte");
-  {
-    std::ifstream in(*sst2);
-    std::ofstream out(dir + "/s.txt");
-    std::string line;
-    std::getline(in, line);
-    for (int i = 0; i < 600 && std::getline(in, line); ++i) out << line.substr(0, line.find('\t')) << "\n";
-  }
+  auto text = testing::WriteSst2SentencesFile("onebyte", 600);
+  if (!model || !text) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
   auto base = LoadModel(*model);
   ASSERT_TRUE(base.ok());
   auto tok = LoadTokenizerForModel(*model, base->config(), "");
@@ -69,7 +61,7 @@ TEST(OneByteSimTest, FourPeersWithJoinAndLeaveStayIdenticalAndLearn) {
   topts.train_n = 240;
   topts.dev_n = 0;
   topts.eval_n = 100;
-  auto task = LoadTask("text:" + dir + "/s.txt", "", topts);
+  auto task = LoadTask("text:" + *text, "", topts);
   ASSERT_TRUE(task.ok() && tok.ok());
   auto train = *EncodeExamples(task->train, **tok, 96);
   auto eval = *EncodeExamples(task->eval, **tok, 96);

@@ -29,23 +29,15 @@ struct Fixture {
 
 std::optional<Fixture> Load() {
   auto model = FindAsset("models/stories260K/stories260K.bin");
-  auto sst2 = FindAsset("data/sst2/train.tsv");
-  if (!model || !sst2) return std::nullopt;
-  const std::string dir = testing::MakeTempDir("fedsim");
-  {
-    std::ifstream in(*sst2);
-    std::ofstream out(dir + "/sentences.txt");
-    std::string line;
-    std::getline(in, line);
-    for (int i = 0; i < 1000 && std::getline(in, line); ++i) out << line.substr(0, line.find('\t')) << "\n";
-  }
+  auto text = testing::WriteSst2SentencesFile("fedsim", 1000);
+  if (!model || !text) return std::nullopt;
   auto w = LoadModel(*model);
   auto tok = LoadTokenizerForModel(*model, w->config(), "");
   TaskOptions opts;
   opts.train_n = 300;
   opts.dev_n = 0;
   opts.eval_n = 150;
-  auto task = LoadTask("text:" + dir + "/sentences.txt", "", opts);
+  auto task = LoadTask("text:" + *text, "", opts);
   if (!w.ok() || !tok.ok() || !task.ok()) return std::nullopt;
   Fixture f{std::move(*w), {}, {}};
   f.train = *EncodeExamples(task->train, **tok, 96);

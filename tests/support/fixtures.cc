@@ -1,5 +1,9 @@
 #include "support/fixtures.h"
 
+#include "core/assets.h"
+
+#include <fstream>
+
 #include <stdlib.h>
 
 #include <cctype>
@@ -192,6 +196,18 @@ std::string MakeTempDir(const std::string& tag) {
 
 ::testing::AssertionResult WeightsEqual(const ModelWeights& expected, const ModelWeights& actual) {
   return WeightsEqualMapped(expected, actual, [](size_t, float v) { return v; });
+}
+
+std::optional<std::string> WriteSst2SentencesFile(const std::string& tag, int n) {
+  auto sst2 = FindAsset("data/sst2/train.tsv");
+  if (!sst2) return std::nullopt;
+  const std::string path = MakeTempDir(tag) + "/sentences.txt";
+  std::ifstream in(*sst2);
+  std::ofstream out(path);
+  std::string line;
+  std::getline(in, line);  // header
+  for (int i = 0; i < n && std::getline(in, line); ++i) out << line.substr(0, line.find('\t')) << "\n";
+  return path;
 }
 
 }  // namespace seedtune::testing

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -42,5 +43,10 @@ std::string MakeTempDir(const std::string& tag);
 ::testing::AssertionResult WeightsEqual(const ModelWeights& expected, const ModelWeights& actual);
 ::testing::AssertionResult WeightsEqualMapped(const ModelWeights& original, const ModelWeights& actual,
                                               const std::function<float(size_t tensor, float value)>& expected_of);
+
+// The first `n` SST-2 training sentences (from the asset roots), one per line,
+// in a new file under a temp dir: a plain-text language-modelling task that
+// stories260K can learn. nullopt when SST-2 is not in the asset roots.
+std::optional<std::string> WriteSst2SentencesFile(const std::string& tag, int n);
 
 }  // namespace seedtune::testing

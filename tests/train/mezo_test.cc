@@ -26,23 +26,15 @@ struct Fixture {
 // SST-2 training sentences as plain text (an LM objective stories260K can learn).
 std::optional<Fixture> Load() {
   auto model = FindAsset("models/stories260K/stories260K.bin");
-  auto sst2 = FindAsset("data/sst2/train.tsv");
-  if (!model || !sst2) return std::nullopt;
-  const std::string dir = testing::MakeTempDir("mezo");
-  {
-    std::ifstream in(*sst2);
-    std::ofstream out(dir + "/sentences.txt");
-    std::string line;
-    std::getline(in, line);  // header
-    for (int i = 0; i < 1200 && std::getline(in, line); ++i) out << line.substr(0, line.find('\t')) << "\n";
-  }
+  auto text = testing::WriteSst2SentencesFile("mezo", 1200);
+  if (!model || !text) return std::nullopt;
   auto w = LoadModel(*model);
   auto tok = LoadTokenizerForModel(*model, w->config(), "");
   TaskOptions opts;
   opts.train_n = 400;
   opts.dev_n = 100;
   opts.eval_n = 200;
-  auto task = LoadTask("text:" + dir + "/sentences.txt", "", opts);
+  auto task = LoadTask("text:" + *text, "", opts);
   EXPECT_TRUE(w.ok() && tok.ok() && task.ok());
   if (!w.ok() || !tok.ok() || !task.ok()) return std::nullopt;
   Fixture f{std::move(*w), {}, {}, {}};
