@@ -122,12 +122,14 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
   };
   if (o.eval_every > 0) RETURN_IF_ERROR(evaluate(0));
 
+  // One view of the global model for the run (rounds update it in place), so
+  // workspaces and perturbation scratch are allocated once.
+  Transformer model(*global, ctx);
   for (int64_t t = 1; t <= o.rounds; ++t) {
     const auto t0 = std::chrono::steady_clock::now();
     RoundLog log;
     log.round = t;
     std::vector<double> honest_losses;
-    Transformer model(*global, ctx);
     if (o.algo == FedAlgorithm::kFeedSign || o.algo == FedAlgorithm::kMezo) {
       // One shared direction: every client's batch goes through one SPSA pair.
       const uint64_t seed = StepSeed(o.seed, static_cast<uint64_t>(t));
@@ -176,6 +178,7 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
       for (int c : sampled) {
         // tau local MeZO steps, batch 1, on a working copy of the global model.
         ModelWeights work = global->Clone();
+        Transformer local(work, ctx);
         PortableRng pick(StepSeed(o.seed, static_cast<uint64_t>(t), 0x70000u + static_cast<uint32_t>(c)));
         const uint64_t client_seed = StepSeed(o.seed, static_cast<uint64_t>(c), 0xc1e27u);
         const int64_t base_step = (t - 1) * o.local_steps;
@@ -187,7 +190,6 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
           const int j = DrawSeedIndex(pick, probs, o.num_seeds);
           const auto idx = StepBatch(client_seed, base_step + step, 1, static_cast<int64_t>(clients[c].size()));
           std::vector<EncodedExample> one = {clients[c][idx[0]]};
-          Transformer local(work, ctx);
           ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(local, one, objective, candidates[j], o.eps, o.dist, bopts));
           double g = (pair[0].mean_loss - pair[1].mean_loss) / (2.0 * o.eps);
           if (!std::isfinite(g)) continue;  // the paper's code skips NaN losses

@@ -71,6 +71,9 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
 
   BatchOptions bopts;
   bopts.gold_only = objective == Objective::kLanguageModel;
+  // One model view for the whole run: updates change the weights in place, and
+  // its workspaces and perturbation scratch are then allocated once.
+  Transformer model(*weights, ctx);
   for (int64_t step = std::max<int64_t>(1, o.first_step); step <= o.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<EncodedExample> batch;
@@ -80,7 +83,6 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
     log.lr = ScheduledLr(o, step);
     double g_sum = 0.0;
     {
-      Transformer model(*weights, ctx);
       for (int k = 0; k < o.directions; ++k) {
         const uint64_t seed = StepSeed(o.seed, static_cast<uint64_t>(step), static_cast<uint32_t>(k));
         ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(model, batch, objective, seed, o.eps, o.dist, bopts));
