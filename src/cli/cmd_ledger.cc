@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/common.h"
 #include "core/progress.h"
@@ -9,6 +10,7 @@
 #include "formats/convert.h"
 #include "ledger/ledger.h"
 #include "ledger/replay.h"
+#include "ledger/snapshot.h"
 #include "runtime/model_source.h"
 #include "zo/fingerprint.h"
 
@@ -19,17 +21,21 @@ CommandRunner RegisterLedger(CLI::App& app) {
   cmd->require_subcommand(1);
   struct Args {
     std::string file, model, out, format = "hf";
-    bool json = false;
+    bool json = false, from_snapshot = false, no_snapshots = false;
     uint64_t upto = 0;
     int threads = 0;
   };
   auto a = std::make_shared<Args>();
-  auto* show = cmd->add_subcommand("show", "Header, record count, byte size, last fingerprint, torn-tail report");
+  auto* show = cmd->add_subcommand("show",
+                                   "Header, record count, byte size, last fingerprint, snapshots, torn-tail report");
   show->add_option("file", a->file, "Ledger file")->required();
   show->add_flag("--json", a->json, "JSON output");
-  auto* verify = cmd->add_subcommand("verify", "Replay on the base model and check every recorded fingerprint");
+  auto* verify = cmd->add_subcommand(
+      "verify", "Replay on the base model and check every recorded fingerprint and every snapshot");
   verify->add_option("file", a->file, "Ledger file")->required();
   verify->add_option("-m,--model", a->model, "The base model the run started from")->required();
+  verify->add_flag("--from-snapshot", a->from_snapshot,
+                   "Start at the latest usable snapshot instead of the base (checks only what follows it)");
   verify->add_option("--threads", a->threads, "Worker threads");
   auto* exp = cmd->add_subcommand("export", "Materialise the fine-tuned model (replay) as a Hugging Face dir or llama2.c file");
   exp->add_option("file", a->file, "Ledger file")->required();
@@ -37,6 +43,8 @@ CommandRunner RegisterLedger(CLI::App& app) {
   exp->add_option("-o,--out", a->out, "Output directory (hf) or file (llama2c)")->required();
   exp->add_option("--format", a->format, "hf or llama2c")->check(CLI::IsMember({"hf", "llama2c"}));
   exp->add_option("--upto", a->upto, "Stop after this round (default: all records)");
+  exp->add_flag("--no-snapshots", a->no_snapshots,
+                "Replay every record from the base instead of starting at the latest usable snapshot");
   exp->add_option("--threads", a->threads, "Worker threads");
   return [a, show, verify, exp]() -> int {
     auto contents = ReadLedger(a->file);
@@ -48,9 +56,13 @@ CommandRunner RegisterLedger(CLI::App& app) {
       std::string last_fp;
       for (const auto& r : contents->records)
         if (r.has_fingerprint) last_fp = FingerprintHex(r.fingerprint);
-      size_t updates = 0;
-      for (const auto& r : contents->records) updates += r.updates.size();
+      size_t updates = 0, aux_bytes = 0;
+      for (const auto& r : contents->records) updates += r.updates.size(), aux_bytes += r.aux.size();
       const auto& h = contents->header;
+      auto snapshot_exists = [&](const LedgerSnapshot& s) {
+        std::error_code ec;
+        return std::filesystem::is_regular_file(ResolveSnapshotPath(a->file, s.path), ec);
+      };
       if (a->json) {
         nlohmann::ordered_json j{{"file", a->file},
                                  {"format_version", h.format_version},
@@ -64,9 +76,16 @@ CommandRunner RegisterLedger(CLI::App& app) {
                                  {"updates", updates},
                                  {"last_round", contents->records.empty() ? 0 : contents->records.back().round},
                                  {"last_fingerprint", last_fp},
+                                 {"aux_bytes", aux_bytes},
+                                 {"snapshots", nlohmann::ordered_json::array()},
                                  {"valid_bytes", contents->valid_bytes},
                                  {"file_bytes", contents->file_bytes},
                                  {"tail_problem", contents->tail_problem}};
+        for (const auto& s : contents->snapshots)
+          j["snapshots"].push_back({{"round", s.round},
+                                    {"fingerprint", FingerprintHex(s.fingerprint)},
+                                    {"path", s.path},
+                                    {"exists", snapshot_exists(s)}});
         std::printf("%s\n", j.dump(2).c_str());
       } else {
         std::printf("ledger       %s (format %u, RNG spec %u)\n", a->file.c_str(), h.format_version, h.rng_spec_version);
@@ -77,6 +96,11 @@ CommandRunner RegisterLedger(CLI::App& app) {
         std::printf("records      %zu (%zu updates), last round %llu\n", contents->records.size(), updates,
                     static_cast<unsigned long long>(contents->records.empty() ? 0 : contents->records.back().round));
         std::printf("last fp      %s\n", last_fp.empty() ? "(none recorded)" : last_fp.c_str());
+        if (aux_bytes > 0) std::printf("aux          %zu bytes\n", aux_bytes);
+        std::printf("snapshots    %zu\n", contents->snapshots.size());
+        for (const auto& s : contents->snapshots)
+          std::printf("  round %-8llu %s  %s%s\n", static_cast<unsigned long long>(s.round),
+                      FingerprintHex(s.fingerprint).c_str(), s.path.c_str(), snapshot_exists(s) ? "" : "  (missing)");
         std::printf("size         %llu bytes valid of %llu\n", static_cast<unsigned long long>(contents->valid_bytes),
                     static_cast<unsigned long long>(contents->file_bytes));
       }
@@ -85,15 +109,35 @@ CommandRunner RegisterLedger(CLI::App& app) {
     auto weights = LoadModelSpec(a->model);
     if (!weights.ok()) return Fail("ledger", weights.status());
     ThreadingContext ctx(a->threads);
+    ReplayOptions ropts;
+    ropts.verify = true;
+    ropts.ledger_path = a->file;
+    if (verify->parsed()) {
+      ropts.check_snapshots = true;
+      ropts.use_snapshots = a->from_snapshot;
+    } else {
+      ropts.upto = a->upto;
+      ropts.use_snapshots = !a->no_snapshots;
+    }
     ProgressBar bar("replay", static_cast<int64_t>(contents->records.size()), "rec");
-    auto report = ReplayLedger(*contents, &*weights, ctx, /*verify=*/true, exp->parsed() ? a->upto : 0,
-                               [&](int64_t d, int64_t) { bar.Update(d); });
+    auto report = ReplayLedger(*contents, &*weights, ctx, ropts, [&](int64_t d, int64_t) { bar.Update(d); });
     bar.Finish();
     if (!report.ok()) return Fail("ledger", report.status());
+    const std::string start =
+        report->from_snapshot
+            ? fmt::format("from the round-{} snapshot {} ({} records skipped)", report->snapshot_round,
+                          report->snapshot_path, report->records_skipped)
+            : std::string("from the base");
     if (verify->parsed()) {
-      std::printf("ok: %lld records replayed, %lld fingerprints checked, final %s\n",
-                  static_cast<long long>(report->records_applied), static_cast<long long>(report->fingerprints_checked),
+      std::printf("ok: %lld records replayed %s, %lld fingerprints checked, %lld of %zu snapshots checked, final %s\n",
+                  static_cast<long long>(report->records_applied), start.c_str(),
+                  static_cast<long long>(report->fingerprints_checked),
+                  static_cast<long long>(report->snapshots_checked), contents->snapshots.size(),
                   FingerprintHex(report->final_fingerprint).c_str());
+      if (!report->snapshot_problem.empty()) {
+        std::printf("snapshot problems: %s\n", report->snapshot_problem.c_str());
+        return 3;
+      }
       return contents->tail_problem.empty() ? 0 : 3;
     }
     auto hash = LedgerHash(a->file, contents->valid_bytes);
@@ -105,8 +149,10 @@ CommandRunner RegisterLedger(CLI::App& app) {
     Status s = ExportModel(*weights, a->out, a->format == "hf" ? ExportFormat::kHuggingFace : ExportFormat::kLlama2c,
                            opts);
     if (!s.ok()) return Fail("ledger", s);
-    std::printf("wrote %s: %lld records replayed, fingerprint %s\n", a->out.c_str(),
-                static_cast<long long>(report->records_applied), FingerprintHex(report->final_fingerprint).c_str());
+    std::printf("wrote %s: %lld records replayed %s, last round %llu, fingerprint %s\n", a->out.c_str(),
+                static_cast<long long>(report->records_applied), start.c_str(),
+                static_cast<unsigned long long>(report->last_round), FingerprintHex(report->final_fingerprint).c_str());
+    if (!report->snapshot_problem.empty()) std::printf("snapshot problems: %s\n", report->snapshot_problem.c_str());
     return 0;
   };
 }

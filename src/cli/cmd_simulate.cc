@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 
@@ -12,9 +13,12 @@
 #include "data/encode.h"
 #include "data/partition.h"
 #include "data/task.h"
+#include "fed/federated_data.h"
 #include "fed/onebyte.h"
 #include "fed/simulation.h"
 #include "ledger/ledger.h"
+#include "ledger/replay.h"
+#include "ledger/snapshot.h"
 #include "runtime/model_source.h"
 #include "zo/fingerprint.h"
 
@@ -30,6 +34,8 @@ CommandRunner RegisterSimulate(CLI::App& app) {
   struct Args {
     std::string algo = "feedsign", task = "sst2", data, partition = "dirichlet:0.5", attack = "none", rule = "mean",
                 dist = "gauss", metrics, ledger;
+    bool resume = false;
+    int64_t snapshot_every = 0;
     int clients = 5, train_n = 1000, dev_n = 500, eval_n = 1000, max_length = 512, min_per_client = 10;
     double byzantine = 0.0;
     int samples = 2;
@@ -72,6 +78,13 @@ CommandRunner RegisterSimulate(CLI::App& app) {
                 "agree (memory grows with clients)");
   cmd->add_option("--metrics", a->metrics, "Write per-round metrics as JSON lines to this file");
   cmd->add_option("--ledger", a->ledger, "Record every round's update list and fingerprint in this seed ledger");
+  cmd->add_flag("--resume", a->resume,
+                "Continue the run recorded in --ledger (same options): rebuild the model from the ledger (latest "
+                "snapshot first), restore the strategy's state, and run the remaining rounds");
+  cmd->add_option("--snapshot-every", a->snapshot_every,
+                  "Write a full-weight snapshot (safetensors, beside the ledger) every N rounds and reference it from "
+                  "the ledger (0: none)")
+      ->capture_default_str();
   AddThreadsOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, a]() -> int {
@@ -95,42 +108,27 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     if (!weights.ok()) return Fail("simulate", weights.status());
     auto tok = LoadTokenizerForModel(o->model, weights->config(), o->tokenizer);
     if (!tok.ok()) return Fail("simulate", tok.status());
-    TaskOptions topts;
-    topts.train_n = a->train_n;
-    topts.dev_n = a->dev_n;
-    topts.eval_n = a->eval_n;
-    topts.seed = sim.seed;
-    auto task = LoadTask(a->task, a->data, topts);
-    if (!task.ok()) return Fail("simulate", task.status());
-    const int64_t max_len = EffectiveMaxLength(a->max_length, weights->config());
-    auto train = EncodeExamples(task->train, **tok, max_len);
-    auto dev = EncodeExamples(task->dev, **tok, max_len);
-    auto eval = EncodeExamples(task->eval, **tok, max_len);
-    if (!train.ok() || !dev.ok() || !eval.ok())
-      return Fail("simulate", !train.ok() ? train.status() : !dev.ok() ? dev.status() : eval.status());
-
-    StatusOr<ClientShards> shards = Status(StatusCode::kInternal, "unset");
-    if (a->partition == "iid" || clients == 1) {
-      shards = PartitionIid(static_cast<int64_t>(train->size()), clients, sim.seed);
-    } else if (a->partition.rfind("dirichlet:", 0) == 0) {
-      std::vector<int> labels;
-      int classes = 1;
-      for (const auto& e : *train) {
-        labels.push_back(e.label);
-        classes = std::max(classes, e.label + 1);
-      }
-      shards = PartitionDirichlet(labels, classes, clients, std::stod(a->partition.substr(10)), a->min_per_client,
-                                  sim.seed);
-    } else {
-      return Fail("simulate", InvalidArgument("--partition: '{}' is not iid or dirichlet:ALPHA", a->partition));
-    }
-    if (!shards.ok()) return Fail("simulate", shards.status());
-    std::vector<std::vector<EncodedExample>> data(static_cast<size_t>(clients));
-    for (int c = 0; c < clients; ++c)
-      for (int64_t i : (*shards)[c]) data[c].push_back((*train)[i]);
+    FederatedDataOptions dopts;
+    dopts.task = a->task;
+    dopts.data_dir = a->data;
+    dopts.partition = a->partition;
+    dopts.clients = clients;
+    dopts.train_n = a->train_n;
+    dopts.dev_n = a->dev_n;
+    dopts.eval_n = a->eval_n;
+    dopts.max_length = a->max_length;
+    dopts.min_per_client = a->min_per_client;
+    dopts.seed = sim.seed;
+    auto fdata = LoadFederatedData(dopts, **tok, weights->config());
+    if (!fdata.ok()) return Fail("simulate", fdata.status());
+    const auto& data = fdata->shards;
+    const std::vector<EncodedExample>* dev = &fdata->dev;
+    const std::vector<EncodedExample>* eval = &fdata->eval;
+    size_t train_size = 0;
+    for (const auto& shard : data) train_size += shard.size();
 
     ThreadingContext ctx(o->threads);
-    const Objective obj = task->train_objective;
+    const Objective obj = fdata->objective;
     std::unique_ptr<std::ofstream> metrics;
     if (!a->metrics.empty()) {
       metrics = std::make_unique<std::ofstream>(a->metrics);
@@ -148,7 +146,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       return r;
     };
     std::fprintf(stderr, "simulate: %s, %d clients (%s), %zu train / %zu dev / %zu eval, byzantine %.2f (%s)\n",
-                 a->algo.c_str(), clients, a->partition.c_str(), train->size(), dev->size(), eval->size(),
+                 a->algo.c_str(), clients, a->partition.c_str(), train_size, dev->size(), eval->size(),
                  a->byzantine, AttackName(*attack));
     auto before = eval_set("eval (before)");
     if (!before.ok()) return Fail("simulate", before.status());
@@ -191,6 +189,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       LedgerHeader h;
       h.base_fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
       h.algorithm = a->algo;
+      // The run's identity: everything that changes what a round computes.
       h.hyperparameters = nlohmann::json{{"lr", sim.lr}, {"eps", sim.eps}, {"batch", sim.batch_size},
                                          {"clients", clients}, {"partition", a->partition}, {"K", sim.num_seeds},
                                          {"local_steps", sim.local_steps}, {"client_fraction", sim.client_fraction},
@@ -199,9 +198,49 @@ CommandRunner RegisterSimulate(CLI::App& app) {
                               .dump();
       h.run_seed = sim.seed;
       h.distribution = a->dist;
-      auto w = LedgerWriter::Create(a->ledger, h);
-      if (!w.ok()) return Fail("simulate", w.status());
-      ledger = std::move(*w);
+      if (a->resume && std::filesystem::exists(a->ledger)) {
+        auto contents = ReadLedger(a->ledger);
+        if (!contents.ok()) return Fail("simulate", contents.status());
+        const auto& old = contents->header;
+        if (old.algorithm != h.algorithm || old.hyperparameters != h.hyperparameters || old.run_seed != h.run_seed ||
+            old.distribution != h.distribution)
+          return Fail("simulate", FailedPrecondition("{}: the ledger records a different run ({} {} seed {}); resume "
+                                                     "with the same options",
+                                                     a->ledger, old.algorithm, old.hyperparameters, old.run_seed));
+        if (!contents->tail_problem.empty())
+          std::fprintf(stderr, "resume: %s: %s; continuing after the valid prefix\n", a->ledger.c_str(),
+                       contents->tail_problem.c_str());
+        for (size_t i = 0; i < contents->records.size(); ++i) {
+          if (contents->records[i].round != i + 1)
+            return Fail("simulate", DataLoss("{}: record {} is round {}, expected {}", a->ledger, i,
+                                             contents->records[i].round, i + 1));
+          sim.restore_aux.push_back(contents->records[i].aux);
+        }
+        ReplayOptions ropts;
+        ropts.ledger_path = a->ledger;
+        ropts.use_snapshots = true;
+        ProgressBar rbar("resume: replay", static_cast<int64_t>(contents->records.size()), "record");
+        auto report = ReplayLedger(*contents, &*weights, ctx, ropts,
+                                   [&](int64_t done, int64_t) { rbar.Update(done); });
+        rbar.Finish();
+        if (!report.ok()) return Fail("simulate", report.status());
+        if (!report->snapshot_problem.empty())
+          std::fprintf(stderr, "resume: %s\n", report->snapshot_problem.c_str());
+        sim.first_round = static_cast<int64_t>(contents->records.size()) + 1;
+        std::fprintf(stderr, "resume: %lld rounds in the ledger (model %s%s); continuing at round %lld\n",
+                     static_cast<long long>(contents->records.size()), FingerprintHex(report->final_fingerprint).c_str(),
+                     report->snapshot_round > 0
+                         ? fmt::format(", from the round-{} snapshot", report->snapshot_round).c_str()
+                         : "",
+                     static_cast<long long>(sim.first_round));
+        auto w = LedgerWriter::Append(a->ledger);
+        if (!w.ok()) return Fail("simulate", w.status());
+        ledger = std::move(*w);
+      } else {
+        auto w = LedgerWriter::Create(a->ledger, h);
+        if (!w.ok()) return Fail("simulate", w.status());
+        ledger = std::move(*w);
+      }
     }
     ProgressBar bar("simulate", sim.rounds, "round");
     SimulationCallbacks cb;
@@ -223,7 +262,10 @@ CommandRunner RegisterSimulate(CLI::App& app) {
         }
         rec.has_fingerprint = true;
         rec.fingerprint = std::stoull(r.fingerprint, nullptr, 16);
+        rec.aux = r.aux;
         ledger_status = ledger->Write(rec);
+        if (ledger_status.ok() && a->snapshot_every > 0 && r.round % a->snapshot_every == 0)
+          ledger_status = SnapshotAfterRound(ledger.get(), a->ledger, static_cast<uint64_t>(r.round), *weights, ctx);
       }
     };
     cb.on_eval = [&](const SimEvalLog& e) {
@@ -244,12 +286,10 @@ CommandRunner RegisterSimulate(CLI::App& app) {
           {"loss", after->mean_loss}, {"count", after->count}, {"fingerprint", result->final_fingerprint}});
     const double per_client_round_up =
         static_cast<double>(result->total_up_bits) /
-        (sim.algo == FedAlgorithm::kFedKSeed || sim.algo == FedAlgorithm::kFedKSeedPro
-             ? std::max(1.0, sim.client_fraction * clients)
-             : clients) /
-        std::max<int64_t>(sim.rounds, 1);
+        (IsFedKSeed(sim.algo) ? std::max(1.0, std::floor(sim.client_fraction * clients)) : clients) /
+        std::max<size_t>(result->rounds.size(), 1);
     const double per_client_round_down =
-        static_cast<double>(result->total_down_bits) / clients / std::max<int64_t>(sim.rounds, 1);
+        static_cast<double>(result->total_down_bits) / clients / std::max<size_t>(result->rounds.size(), 1);
     std::fprintf(stderr, "\n%-8s %-34s %-34s\n", "", "eval before", "eval after");
     std::fprintf(stderr, "%-8s acc %.2f%% +- %.2f, loss %.4f       acc %.2f%% +- %.2f, loss %.4f\n",
                  FedAlgorithmName(sim.algo), 100 * before->accuracy, 100 * before->accuracy_stderr, before->mean_loss,

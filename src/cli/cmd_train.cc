@@ -18,6 +18,7 @@
 #include "formats/convert.h"
 #include "ledger/ledger.h"
 #include "ledger/replay.h"
+#include "ledger/snapshot.h"
 #include "runtime/model_source.h"
 #include "train/mezo.h"
 #include "zo/fingerprint.h"
@@ -90,6 +91,7 @@ CommandRunner RegisterTrain(CLI::App& app) {
   struct Args {
     std::string algo = "mezo", schedule = "constant", dist = "gauss", metrics, out, ledger;
     int fingerprint_every = 10;
+    int64_t snapshot_every = 0;
     MezoOptions mezo;
     bool eval_before = true, keep_best = true, resume = false;
   };
@@ -119,9 +121,13 @@ CommandRunner RegisterTrain(CLI::App& app) {
                   "Record every step's (seed, alpha, decay) list in this seed ledger (implies --no-keep-best: the "
                   "ledger describes the final model)");
   cmd->add_option("--fingerprint-every", a->fingerprint_every, "Ledger: record the model fingerprint every N steps");
+  cmd->add_option("--snapshot-every", a->snapshot_every,
+                  "Ledger: write a full-weight snapshot (safetensors, in <ledger>.snapshots/) every N steps and "
+                  "reference it from the ledger, so export and resume start there (0: none)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--resume", a->resume,
-                "Continue the run recorded in --ledger: rebuild the model from the base by replaying the ledger "
-                "(checking its fingerprints), then train from the next step");
+                "Continue the run recorded in --ledger: rebuild the model by replaying the ledger from its latest "
+                "usable snapshot (or the base), checking its fingerprints, then train from the next step");
   AddThreadsOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, t, a]() -> int {
@@ -138,6 +144,8 @@ CommandRunner RegisterTrain(CLI::App& app) {
     a->mezo.keep_best = a->keep_best && a->ledger.empty();
     std::unique_ptr<LedgerWriter> ledger;
     if (a->resume && a->ledger.empty()) return Fail("train", InvalidArgument("--resume needs --ledger FILE"));
+    if (a->snapshot_every > 0 && a->ledger.empty())
+      return Fail("train", InvalidArgument("--snapshot-every needs --ledger FILE"));
     if (!a->ledger.empty()) {
       LedgerHeader h;
       h.base_fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
@@ -162,13 +170,22 @@ CommandRunner RegisterTrain(CLI::App& app) {
         if (!contents->tail_problem.empty())
           std::fprintf(stderr, "resume: %s: %s; continuing after the valid prefix\n", a->ledger.c_str(),
                        contents->tail_problem.c_str());
-        auto report = ReplayLedger(*contents, &*weights, ctx);
+        ReplayOptions ropts;
+        ropts.ledger_path = a->ledger;
+        ropts.use_snapshots = true;
+        ProgressBar rbar("resume: replay", static_cast<int64_t>(contents->records.size()), "step");
+        auto report = ReplayLedger(*contents, &*weights, ctx, ropts, [&](int64_t d, int64_t) { rbar.Update(d); });
+        rbar.Finish();
         if (!report.ok()) return Fail("train", report.status());
+        if (!report->snapshot_problem.empty())
+          std::fprintf(stderr, "resume: %s\n", report->snapshot_problem.c_str());
         a->mezo.first_step = contents->records.empty() ? 1 : static_cast<int64_t>(contents->records.back().round) + 1;
         a->eval_before = false;
-        std::fprintf(stderr, "resume: replayed %lld steps (%s); continuing at step %lld\n",
-                     static_cast<long long>(report->records_applied), FingerprintHex(report->final_fingerprint).c_str(),
-                     static_cast<long long>(a->mezo.first_step));
+        std::fprintf(stderr, "resume: replayed %lld steps %s (%s); continuing at step %lld\n",
+                     static_cast<long long>(report->records_applied),
+                     report->from_snapshot ? fmt::format("after the step-{} snapshot", report->snapshot_round).c_str()
+                                           : "from the base",
+                     FingerprintHex(report->final_fingerprint).c_str(), static_cast<long long>(a->mezo.first_step));
         auto w = LedgerWriter::Append(a->ledger);
         if (!w.ok()) return Fail("train", w.status());
         ledger = std::move(*w);
@@ -223,6 +240,8 @@ CommandRunner RegisterTrain(CLI::App& app) {
           rec.fingerprint = ModelFingerprint(*weights, ctx);
         }
         ledger_status = ledger->Write(rec);
+        if (ledger_status.ok() && a->snapshot_every > 0 && s.step % a->snapshot_every == 0)
+          ledger_status = SnapshotAfterRound(ledger.get(), a->ledger, rec.round, *weights, ctx);
       }
     };
     cb.on_eval = [&](const MezoEvalLog& e) {

@@ -19,6 +19,8 @@
 //   fedkseed-pro  seeds drawn with p = softmax(minmax(mean |clip(history)|))
 //              (the paper's code: clip 1000, history starts at [0]); the K
 //              probabilities are sent to the sampled clients
+// The coordinator's logic is fed/strategy.h and each client's is
+// fed/client_trainer.h; this file is the in-memory transport between them.
 // Each round ends as an ordered ZUpdate list. With `replicas`, every client
 // also keeps its own copy and applies the broadcast list; the engine compares
 // every copy's fingerprint with the global one after every round and fails if
@@ -36,39 +38,21 @@
 #include "data/encode.h"
 #include "data/objective.h"
 #include "fed/aggregate.h"
+#include "fed/strategy.h"
 #include "model/weights.h"
 #include "zo/update.h"
 
 namespace seedtune {
 
-enum class FedAlgorithm { kMezo, kFeedSign, kZoFedSgd, kFedKSeed, kFedKSeedPro };
-StatusOr<FedAlgorithm> ParseFedAlgorithm(const std::string& name);
-const char* FedAlgorithmName(FedAlgorithm algo);
-
-struct SimulationOptions {
-  FedAlgorithm algo = FedAlgorithm::kFeedSign;
-  int64_t rounds = 100;  // one step per round for these algorithms
-  int batch_size = 16;   // per client
-  float lr = 1e-6f;      // FeedSign: the step size eta of theta -= eta * vote * z
-  float eps = 1e-3f;
-  uint64_t seed = 0;
-  ZDistribution dist = ZDistribution::kGaussian;
-  ByzantineConfig byzantine;
-  ScalarRule rule = ScalarRule::kMean;
-  double trim_fraction = 0.2;
+struct SimulationOptions : FedOptions {
+  int64_t rounds = 100;     // last round to run (one step per round except FedKSeed)
+  int64_t first_round = 1;  // resume: the global model already holds rounds < first_round
+  // resume: the ledger's aux bytes of rounds 1 .. first_round - 1, in order
+  // (FedKSeed-Pro's history), folded into the strategy before round first_round
+  std::vector<std::string> restore_aux;
   int64_t eval_every = 0;  // dev evaluation every N rounds (0: only at the end)
   int eval_batch = 16;
   bool replicas = false;   // every client keeps and updates its own copy (fingerprint check)
-  // FedKSeed(-Pro)
-  int num_seeds = 4096;          // K
-  int local_steps = 200;         // tau (batch size 1, as the paper)
-  double client_fraction = 0.05; // sampled per round (at least one client)
-};
-
-// Algorithm payload per client and round (what the papers count), in bits.
-struct Traffic {
-  uint64_t up_bits = 0;    // per participating client
-  uint64_t down_bits = 0;  // per client that receives the round's broadcast
 };
 
 struct RoundLog {
@@ -78,6 +62,7 @@ struct RoundLog {
   int vote = 0;                      // FeedSign
   std::vector<int> sampled;          // FedKSeed: the clients that trained this round
   std::vector<ZUpdate> updates;      // the round's list, in application order
+  std::string aux;                   // strategy state for the ledger (FedKSeed-Pro)
   Traffic traffic;                   // per participating client
   std::string fingerprint;           // of the global model after the round
   double seconds = 0.0;

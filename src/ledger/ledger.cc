@@ -89,7 +89,7 @@ Status SyncDirectoryOf(const std::string& path) {
 
 }  // namespace
 
-std::string EncodeLedgerRecord(const LedgerRecord& r) {
+std::string EncodeLedgerRecord(const LedgerRecord& r, uint32_t format_version) {
   std::string s = "R";
   PutU64(&s, r.round);
   PutU32(&s, static_cast<uint32_t>(r.updates.size()));
@@ -102,15 +102,19 @@ std::string EncodeLedgerRecord(const LedgerRecord& r) {
   for (uint32_t p : r.participants) PutU32(&s, p);
   s.push_back(r.has_fingerprint ? 1 : 0);
   if (r.has_fingerprint) PutU64(&s, r.fingerprint);
+  if (format_version >= 2) {
+    PutU32(&s, static_cast<uint32_t>(r.aux.size()));
+    s += r.aux;
+  }
   return s;
 }
 
-StatusOr<LedgerRecord> DecodeLedgerRecord(const std::string& payload) {
+StatusOr<LedgerRecord> DecodeLedgerRecord(const std::string& payload, uint32_t format_version) {
   const auto* p = reinterpret_cast<const uint8_t*>(payload.data());
   const size_t n = payload.size();
   size_t at = 0;
-  auto need = [&](size_t k) { return at + k <= n; };
-  if (!need(1) || p[0] != 'R') return DataLoss("not an update record");
+  auto need = [&](size_t k) { return k <= n - at; };
+  if (n < 1 || p[0] != 'R') return DataLoss("not an update record");
   at = 1;
   LedgerRecord r;
   if (!need(12)) return DataLoss("record truncated in its round number");
@@ -118,6 +122,7 @@ StatusOr<LedgerRecord> DecodeLedgerRecord(const std::string& payload) {
   const uint32_t nu = GetU32(p + at + 8);
   at += 12;
   if (static_cast<uint64_t>(nu) * 16 > n - at) return DataLoss("record claims {} updates in {} bytes", nu, n - at);
+  r.updates.reserve(nu);
   for (uint32_t i = 0; i < nu; ++i, at += 16) {
     const ZUpdate u{GetU64(p + at), BitsFloat(GetU32(p + at + 8)), BitsFloat(GetU32(p + at + 12))};
     if (!std::isfinite(u.alpha) || !std::isfinite(u.decay)) return DataLoss("update {} has a non-finite coefficient", i);
@@ -127,28 +132,84 @@ StatusOr<LedgerRecord> DecodeLedgerRecord(const std::string& payload) {
   const uint32_t np = GetU32(p + at);
   at += 4;
   if (static_cast<uint64_t>(np) * 4 > n - at) return DataLoss("record claims {} participants in {} bytes", np, n - at);
+  r.participants.reserve(np);
   for (uint32_t i = 0; i < np; ++i, at += 4) r.participants.push_back(GetU32(p + at));
   if (!need(1)) return DataLoss("record truncated before its fingerprint flag");
-  r.has_fingerprint = p[at++] != 0;
+  const uint8_t flag = p[at++];
+  if (flag > 1) return DataLoss("record has fingerprint flag {} (0 or 1)", flag);
+  r.has_fingerprint = flag != 0;
   if (r.has_fingerprint) {
     if (!need(8)) return DataLoss("record truncated in its fingerprint");
     r.fingerprint = GetU64(p + at);
     at += 8;
   }
+  if (format_version >= 2) {
+    if (!need(4)) return DataLoss("record truncated before its aux length");
+    const uint32_t na = GetU32(p + at);
+    at += 4;
+    if (na > n - at) return DataLoss("record claims {} aux bytes in {} bytes", na, n - at);
+    r.aux.assign(payload, at, na);
+    at += na;
+  }
   if (at != n) return DataLoss("record has {} unexpected trailing bytes", n - at);
   return r;
 }
 
+Status CheckSnapshotPath(const std::string& path) {
+  if (path.empty()) return InvalidArgument("snapshot path is empty");
+  if (path.size() > kMaxSnapshotPathBytes)
+    return InvalidArgument("snapshot path of {} bytes (at most {})", path.size(), kMaxSnapshotPathBytes);
+  if (path.find('\0') != std::string::npos) return InvalidArgument("snapshot path contains a NUL byte");
+  if (path[0] == '/') return InvalidArgument("snapshot path '{}' is absolute (must be relative to the ledger)", path);
+  size_t begin = 0;
+  while (begin <= path.size()) {
+    size_t end = path.find('/', begin);
+    if (end == std::string::npos) end = path.size();
+    if (path.compare(begin, end - begin, "..") == 0)
+      return InvalidArgument("snapshot path '{}' has a '..' component", path);
+    begin = end + 1;
+  }
+  return Status::Ok();
+}
+
+std::string EncodeLedgerSnapshot(const LedgerSnapshot& snap) {
+  std::string s = "S";
+  PutU64(&s, snap.round);
+  PutU64(&s, snap.fingerprint);
+  PutU32(&s, static_cast<uint32_t>(snap.path.size()));
+  s += snap.path;
+  return s;
+}
+
+StatusOr<LedgerSnapshot> DecodeLedgerSnapshot(const std::string& payload) {
+  const auto* p = reinterpret_cast<const uint8_t*>(payload.data());
+  const size_t n = payload.size();
+  if (n < 1 || p[0] != 'S') return DataLoss("not a snapshot reference");
+  if (n < 21) return DataLoss("snapshot reference truncated ({} bytes)", n);
+  LedgerSnapshot s;
+  s.round = GetU64(p + 1);
+  s.fingerprint = GetU64(p + 9);
+  const uint32_t len = GetU32(p + 17);
+  if (len != n - 21) return DataLoss("snapshot reference claims a {}-byte path in {} bytes", len, n - 21);
+  s.path.assign(payload, 21, len);
+  Status ok = CheckSnapshotPath(s.path);
+  if (!ok.ok()) return DataLoss("snapshot reference: {}", ok.message());
+  return s;
+}
+
 StatusOr<std::unique_ptr<LedgerWriter>> LedgerWriter::Create(const std::string& path, const LedgerHeader& header,
                                                              Durability durability, int every_n) {
+  if (header.format_version != kLedgerFormatVersion)
+    return InvalidArgument("{}: this build writes ledger format {}, not {}", path, kLedgerFormatVersion,
+                           header.format_version);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
     if (errno == EEXIST) return FailedPrecondition("{}: ledger already exists (use --resume to continue it)", path);
     return IoError("{}: cannot create: {}", path, std::strerror(errno));
   }
-  std::unique_ptr<LedgerWriter> w(new LedgerWriter(fd, path, durability, every_n));
+  std::unique_ptr<LedgerWriter> w(new LedgerWriter(fd, path, durability, every_n, kLedgerFormatVersion));
   std::string pre(kMagic, 8);
-  PutU32(&pre, header.format_version);
+  PutU32(&pre, kLedgerFormatVersion);
   PutU32(&pre, header.rng_spec_version);
   RETURN_IF_ERROR(WriteAll(fd, pre + Frame(EncodeHeader(header)), path));
   if (durability != Durability::kNoFsync) {
@@ -165,7 +226,12 @@ StatusOr<std::unique_ptr<LedgerWriter>> LedgerWriter::Append(const std::string& 
     return IoError("{}: cannot drop the invalid tail: {}", path, std::strerror(errno));
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return IoError("{}: cannot open for appending: {}", path, std::strerror(errno));
-  return std::unique_ptr<LedgerWriter>(new LedgerWriter(fd, path, durability, every_n));
+  std::unique_ptr<LedgerWriter> w(new LedgerWriter(fd, path, durability, every_n, contents.header.format_version));
+  if (!contents.records.empty()) {
+    w->has_record_ = true;
+    w->last_round_ = contents.records.back().round;
+  }
+  return w;
 }
 
 LedgerWriter::~LedgerWriter() { (void)Close(); }
@@ -183,7 +249,27 @@ Status LedgerWriter::WriteFrame(const std::string& payload) {
   return Status::Ok();
 }
 
-Status LedgerWriter::Write(const LedgerRecord& record) { return WriteFrame(EncodeLedgerRecord(record)); }
+Status LedgerWriter::Write(const LedgerRecord& record) {
+  if (version_ < 2 && !record.aux.empty())
+    return FailedPrecondition("{}: a format-{} ledger cannot hold aux bytes (record of round {})", path_, version_,
+                              record.round);
+  RETURN_IF_ERROR(WriteFrame(EncodeLedgerRecord(record, version_)));
+  has_record_ = true;
+  last_round_ = record.round;
+  return Status::Ok();
+}
+
+Status LedgerWriter::WriteSnapshotRef(const LedgerSnapshot& snapshot) {
+  if (version_ < 2)
+    return FailedPrecondition("{}: a format-{} ledger cannot hold snapshot references", path_, version_);
+  if (!has_record_ || snapshot.round != last_round_)
+    return FailedPrecondition("{}: a snapshot reference must follow the record of its round ({}); the last record "
+                              "is {}",
+                              path_, snapshot.round, has_record_ ? fmt::format("round {}", last_round_) : "none");
+  Status ok = CheckSnapshotPath(snapshot.path);
+  if (!ok.ok()) return ok.WithContext(path_);
+  return WriteFrame(EncodeLedgerSnapshot(snapshot));
+}
 
 Status LedgerWriter::Close() {
   if (fd_ < 0) return Status::Ok();
@@ -208,16 +294,17 @@ StatusOr<LedgerContents> ParseLedger(const std::string& bytes, const std::string
     return InvalidArgument("{}: not a seedtune ledger (bad magic)", path);
   c.header.format_version = GetU32(p + 8);
   c.header.rng_spec_version = GetU32(p + 12);
-  if (c.header.format_version != kLedgerFormatVersion)
-    return Unimplemented("{}: ledger format version {} (this build reads {})", path, c.header.format_version,
-                         kLedgerFormatVersion);
+  const uint32_t version = c.header.format_version;
+  if (version < kLedgerOldestFormatVersion || version > kLedgerFormatVersion)
+    return Unimplemented("{}: ledger format version {} (this build reads {} to {})", path, version,
+                         kLedgerOldestFormatVersion, kLedgerFormatVersion);
   if (c.header.rng_spec_version != kRngSpecVersion)
     return Unimplemented("{}: RNG spec version {} (this build implements {})", path, c.header.rng_spec_version,
                          kRngSpecVersion);
   uint64_t at = kPreambleBytes;
-  int64_t index = -1;  // -1: the header frame
+  int64_t index = -1;  // -1: the header frame; then frames 0, 1, ... (records and snapshot references)
   while (at < bytes.size()) {
-    const std::string what = index < 0 ? "header" : fmt::format("record {}", index);
+    const std::string what = index < 0 ? "header" : fmt::format("frame {}", index);
     std::string problem;
     if (bytes.size() - at < 8) {
       problem = fmt::format("{} at byte {}: truncated frame ({} bytes)", what, at, bytes.size() - at);
@@ -241,13 +328,32 @@ StatusOr<LedgerContents> ParseLedger(const std::string& bytes, const std::string
           } catch (const std::exception& e) {
             return DataLoss("{}: malformed ledger header: {}", path, e.what());
           }
-        } else {
-          auto rec = DecodeLedgerRecord(payload);
+        } else if (!payload.empty() && payload[0] == 'R') {
+          auto rec = DecodeLedgerRecord(payload, version);
           if (!rec.ok()) {
-            problem = fmt::format("{} at byte {}: {}", what, at, rec.status().message());
+            problem = fmt::format("{} (record {}) at byte {}: {}", what, c.records.size(), at, rec.status().message());
           } else {
             c.records.push_back(std::move(*rec));
           }
+        } else if (!payload.empty() && payload[0] == 'S' && version >= 2) {
+          auto snap = DecodeLedgerSnapshot(payload);
+          if (!snap.ok()) {
+            problem = fmt::format("{} (snapshot reference) at byte {}: {}", what, at, snap.status().message());
+          } else if (c.records.empty() || c.records.back().round != snap->round) {
+            problem = fmt::format("{} (snapshot reference) at byte {}: round {} does not follow the record of its "
+                                  "round (the last record is {})",
+                                  what, at, snap->round,
+                                  c.records.empty() ? std::string("none")
+                                                    : fmt::format("round {}", c.records.back().round));
+          } else {
+            c.snapshots.push_back(std::move(*snap));
+            c.snapshot_after.push_back(c.records.size());
+          }
+        } else {
+          problem = fmt::format("{} at byte {}: unknown frame kind {} in a format-{} ledger", what, at,
+                                payload.empty() ? std::string("(empty)")
+                                                : fmt::format("0x{:02x}", static_cast<uint8_t>(payload[0])),
+                                version);
         }
         if (problem.empty()) {
           at += 8 + len;

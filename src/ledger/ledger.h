@@ -14,8 +14,12 @@
 
 namespace seedtune {
 
-inline constexpr uint32_t kLedgerFormatVersion = 1;
+// The writer writes version 2; the reader also reads version 1 (no aux bytes,
+// no snapshot references).
+inline constexpr uint32_t kLedgerFormatVersion = 2;
+inline constexpr uint32_t kLedgerOldestFormatVersion = 1;
 inline constexpr uint32_t kRngSpecVersion = 1;  // docs/rng.md
+inline constexpr size_t kMaxSnapshotPathBytes = 4096;
 
 struct LedgerHeader {
   uint32_t format_version = kLedgerFormatVersion;
@@ -33,6 +37,18 @@ struct LedgerRecord {
   std::vector<uint32_t> participants; // client / machine ids
   bool has_fingerprint = false;
   uint64_t fingerprint = 0;           // of the model after this record
+  // Opaque algorithm-specific bytes the strategy needs to resume (FedKSeed-Pro:
+  // the round's per-client uploads). Format 2 only; empty in format 1.
+  std::string aux;
+};
+
+// A full-weight snapshot of the model after round `round` (frame kind 'S',
+// format 2). It follows the record of its round in the file: its round equals
+// the round of the last record before it.
+struct LedgerSnapshot {
+  uint64_t round = 0;
+  uint64_t fingerprint = 0;  // of the model after that round (== the file's)
+  std::string path;          // relative to the ledger file's directory
 };
 
 enum class Durability {
@@ -53,22 +69,42 @@ class LedgerWriter {
                                                         Durability durability = Durability::kFsyncEachRecord,
                                                         int every_n = 16);
   ~LedgerWriter();
+  // Appends an update record. A format-1 ledger (opened by Append) cannot hold
+  // aux bytes: a record with aux is refused there.
   Status Write(const LedgerRecord& record);
+  // Appends a snapshot reference ('S' frame). Its round must equal the round of
+  // the last record written (or read, for Append); the path must pass
+  // CheckSnapshotPath. Refused on a format-1 ledger.
+  Status WriteSnapshotRef(const LedgerSnapshot& snapshot);
   Status Close();
 
+  const std::string& path() const { return path_; }
+  uint32_t format_version() const { return version_; }
+  // Whether a record has been written (or read, for Append), and the last one's round.
+  bool has_record() const { return has_record_; }
+  uint64_t last_round() const { return last_round_; }
+
  private:
-  LedgerWriter(int fd, std::string path, Durability d, int n) : fd_(fd), path_(std::move(path)), durability_(d), every_n_(n) {}
+  LedgerWriter(int fd, std::string path, Durability d, int n, uint32_t version)
+      : fd_(fd), path_(std::move(path)), durability_(d), every_n_(n), version_(version) {}
   Status WriteFrame(const std::string& payload);
   int fd_;
   std::string path_;
   Durability durability_;
   int every_n_;
+  uint32_t version_;
   int unsynced_ = 0;
+  bool has_record_ = false;
+  uint64_t last_round_ = 0;
 };
 
 struct LedgerContents {
   LedgerHeader header;
   std::vector<LedgerRecord> records;  // the valid prefix
+  std::vector<LedgerSnapshot> snapshots;  // snapshot references in the valid prefix, in file order
+  // snapshot_after[i]: how many records precede snapshots[i] in the file (>= 1;
+  // records[snapshot_after[i] - 1] is the record of its round).
+  std::vector<size_t> snapshot_after;
   uint64_t valid_bytes = 0;           // header + valid records
   uint64_t file_bytes = 0;
   std::string tail_problem;           // empty when the whole file is valid
@@ -81,8 +117,17 @@ StatusOr<LedgerContents> ReadLedger(const std::string& path);
 // The same on bytes already in memory; `name` is used in messages.
 StatusOr<LedgerContents> ParseLedger(const std::string& bytes, const std::string& name);
 
-// Encoding of one record's payload (exposed for tests and tools).
-std::string EncodeLedgerRecord(const LedgerRecord& r);
-StatusOr<LedgerRecord> DecodeLedgerRecord(const std::string& payload);
+// Encoding of one record's payload (exposed for tests and tools). Format 1
+// has no aux field (EncodeLedgerRecord drops it; the writer refuses it).
+std::string EncodeLedgerRecord(const LedgerRecord& r, uint32_t format_version = kLedgerFormatVersion);
+StatusOr<LedgerRecord> DecodeLedgerRecord(const std::string& payload, uint32_t format_version = kLedgerFormatVersion);
+// Encoding of a snapshot reference's payload ('S', format 2). Decoding checks
+// the path with CheckSnapshotPath.
+std::string EncodeLedgerSnapshot(const LedgerSnapshot& s);
+StatusOr<LedgerSnapshot> DecodeLedgerSnapshot(const std::string& payload);
+
+// A snapshot path must be relative to the ledger's directory: not empty, at
+// most kMaxSnapshotPathBytes, no NUL, not absolute, no ".." component.
+Status CheckSnapshotPath(const std::string& path);
 
 }  // namespace seedtune

@@ -1,0 +1,51 @@
+// A participant's side of a federated run: given the round's plan and the
+// current global model, compute the reply (fed/strategy.h). The simulation
+// runs many of these in one process; `seedtune client` runs one.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "core/status.h"
+#include "core/threading.h"
+#include "data/encode.h"
+#include "data/objective.h"
+#include "fed/strategy.h"
+#include "model/transformer.h"
+#include "model/weights.h"
+
+namespace seedtune {
+
+class ClientTrainer {
+ public:
+  // `data` is the client's shard (it must outlive the trainer). `byzantine`
+  // makes the client report what options.byzantine.attack says instead of
+  // its honest value (experiments).
+  ClientTrainer(int id, std::span<const EncodedExample> data, Objective objective, const FedOptions& options,
+                bool byzantine);
+
+  int id() const { return id_; }
+  int64_t num_examples() const { return static_cast<int64_t>(data_.size()); }
+  bool byzantine() const { return byzantine_; }
+
+  // The client's reply to `plan`. `global_view` is a Transformer over the
+  // current global weights `global` (MeZO / FeedSign / ZO-FedSGD evaluate
+  // perturbed forwards through it; perturbations never change the weights).
+  // FedKSeed trains tau local steps on `*work`, a scratch model that is
+  // overwritten with `global` first (one scratch serves every client in turn).
+  StatusOr<ClientReply> Train(const RoundPlan& plan, const ModelWeights& global, Transformer& global_view,
+                              ModelWeights* work, ThreadingContext& ctx) const;
+
+  // Client k's minibatch of a step: its own seeded epoch permutations.
+  std::vector<EncodedExample> Batch(int64_t step, int batch_size) const;
+
+ private:
+  int id_;
+  std::span<const EncodedExample> data_;
+  Objective objective_;
+  FedOptions o_;
+  bool byzantine_;
+  std::vector<uint64_t> candidates_;  // FedKSeed
+};
+
+}  // namespace seedtune

@@ -1,0 +1,136 @@
+// The coordinator's side of a federated run (a Flower-style strategy): which
+// clients train in a round and with which seeds (ConfigureRound), and how
+// their replies become the round's ordered update list (Aggregate). The
+// client's side is ClientTrainer (fed/client_trainer.h). Both meet only
+// through the plain structs below, which the in-memory simulation passes by
+// value and the network transport serializes (docs/federated.md), so
+// simulation and deployment run the same code and reach the same fingerprint.
+//
+// Everything a round needs is derived from (run seed, round, client id):
+// sampling, seeds, minibatches, Byzantine draws. The only state that carries
+// over between rounds is FedKSeed-Pro's gradient history, which the ledger
+// keeps as each round's `aux` bytes (AggregatedRound::aux, Strategy::Restore).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "fed/aggregate.h"
+#include "zo/update.h"
+
+namespace seedtune {
+
+enum class FedAlgorithm { kMezo, kFeedSign, kZoFedSgd, kFedKSeed, kFedKSeedPro };
+StatusOr<FedAlgorithm> ParseFedAlgorithm(const std::string& name);
+const char* FedAlgorithmName(FedAlgorithm algo);
+inline bool IsFedKSeed(FedAlgorithm a) { return a == FedAlgorithm::kFedKSeed || a == FedAlgorithm::kFedKSeedPro; }
+
+// Hyperparameters every participant of a run agrees on.
+struct FedOptions {
+  FedAlgorithm algo = FedAlgorithm::kFeedSign;
+  int batch_size = 16;   // per client per step (FedKSeed: 1, as the paper)
+  float lr = 1e-6f;      // FeedSign: the step size eta of theta -= eta * vote * z
+  float eps = 1e-3f;
+  uint64_t seed = 0;     // run seed
+  ZDistribution dist = ZDistribution::kGaussian;
+  ByzantineConfig byzantine;  // client behaviour (experiments)
+  ScalarRule rule = ScalarRule::kMean;
+  double trim_fraction = 0.2;
+  // FedKSeed(-Pro)
+  int num_seeds = 4096;           // K
+  int local_steps = 200;          // tau
+  double client_fraction = 0.05;  // sampled per round (at least one client)
+};
+
+// Checks the options a strategy and its clients rely on.
+Status ValidateFedOptions(const FedOptions& o);
+
+// Algorithm payload per client and round (what the papers count), in bits.
+struct Traffic {
+  uint64_t up_bits = 0;    // per participating client
+  uint64_t down_bits = 0;  // per client that receives the round's broadcast
+};
+
+// Coordinator -> the round's participants.
+struct RoundPlan {
+  int64_t round = 0;                     // 1-based
+  std::vector<int> participants;         // client ids that train, ascending
+  uint64_t step_seed = 0;                // MeZO / FeedSign: the shared direction's seed
+  std::vector<float> seed_probabilities; // FedKSeed-Pro: K probabilities (empty: uniform)
+};
+
+// A participant -> coordinator.
+struct ClientReply {
+  int client = -1;
+  int64_t round = 0;
+  double loss = 0.0;   // mean L(theta + eps z) over the client's batch(es); reporting only
+  int sign = 0;        // FeedSign: +1 / -1
+  double scalar = 0.0; // MeZO: g; ZO-FedSGD: g rounded to f32 (what travels)
+  std::vector<std::pair<uint16_t, float>> pairs;  // FedKSeed: (seed index, g) per local step, in order
+};
+
+// Coordinator -> every client: the round's outcome.
+struct AggregatedRound {
+  int64_t round = 0;
+  std::vector<ZUpdate> updates;     // apply in this order
+  std::vector<int> contributors;    // clients whose replies were aggregated, ascending
+  std::vector<double> client_values;  // per contributor: sign, scalar, or pairs used
+  int vote = 0;                     // FeedSign
+  std::string broadcast;            // FedKSeed: the encoded round deltas (what travels)
+  Traffic traffic;
+  std::string aux;                  // FedKSeed-Pro: the round's uploads, for the ledger
+};
+
+// The K candidate seeds of a FedKSeed run (fixed for the run).
+std::vector<uint64_t> FedKSeedCandidates(uint64_t run_seed, int k);
+// Seed of client `client`'s own direction in ZO-FedSGD round `round`.
+uint64_t ZoFedSgdSeed(uint64_t run_seed, int64_t round, int client);
+
+class Strategy {
+ public:
+  // client_examples[k]: client k's number of training examples (FedKSeed
+  // weights replies by data share).
+  static StatusOr<std::unique_ptr<Strategy>> Create(const FedOptions& options, std::vector<int64_t> client_examples);
+
+  const FedOptions& options() const { return o_; }
+  int num_clients() const { return static_cast<int>(examples_.size()); }
+  const std::vector<uint64_t>& candidates() const { return candidates_; }
+
+  // The plan of round `round` over the clients currently `available`
+  // (ascending ids). FedKSeed samples max(1, floor(fraction * n)) of them by a
+  // seeded permutation; the other algorithms ask every available client.
+  RoundPlan ConfigureRound(int64_t round, std::span<const int> available) const;
+
+  // Checks one reply against its plan (round, participant, sizes, indices in
+  // range, finite values). InvalidArgument naming the client and the field.
+  Status ValidateReply(const RoundPlan& plan, const ClientReply& reply) const;
+
+  // The round's update list from the replies that arrived (any non-empty
+  // subset of the participants, any order; aggregated in client-id order).
+  // Updates Pro's history. Replies must have passed ValidateReply.
+  StatusOr<AggregatedRound> Aggregate(const RoundPlan& plan, std::vector<ClientReply> replies);
+
+  // Folds a recorded round's aux bytes back into the state (resume).
+  Status Restore(const std::string& aux);
+
+ private:
+  explicit Strategy(const FedOptions& o) : o_(o) {}
+  FedOptions o_;
+  std::vector<int64_t> examples_;
+  std::vector<uint64_t> candidates_;
+  // Pro: per seed, sum of |clip(g, -1000, 1000)| and count over every g
+  // reported (the paper's code starts each history at [0]).
+  std::vector<double> abs_sum_;
+  std::vector<int64_t> count_;
+};
+
+// FedKSeed-Pro's seed probabilities from the history sums:
+// a_j = abs_sum_j / count_j, p = softmax((a - min) / (max - min + 1e-10)).
+std::vector<float> ProProbabilities(std::span<const double> abs_sum, std::span<const int64_t> count);
+
+}  // namespace seedtune

@@ -1,0 +1,158 @@
+// The coordinator's strategy on its own: plans, reply validation, aggregation
+// independent of arrival order, and FedKSeed-Pro's state rebuilt from the
+// ledger's aux bytes.
+#include "fed/strategy.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "fed/messages.h"
+
+namespace seedtune {
+namespace {
+
+FedOptions KSeedOptions(FedAlgorithm algo) {
+  FedOptions o;
+  o.algo = algo;
+  o.num_seeds = 64;
+  o.local_steps = 20;
+  o.client_fraction = 0.5;
+  o.lr = 1e-3f;
+  o.seed = 5;
+  return o;
+}
+
+ClientReply RandomPairsReply(const RoundPlan& plan, int client, std::mt19937& rng, int k, int n) {
+  ClientReply r;
+  r.client = client;
+  r.round = plan.round;
+  r.loss = 1.0;
+  std::uniform_int_distribution<int> idx(0, k - 1);
+  std::normal_distribution<float> g(0.0f, 30.0f);
+  for (int i = 0; i < n; ++i) r.pairs.emplace_back(static_cast<uint16_t>(idx(rng)), g(rng));
+  return r;
+}
+
+TEST(StrategyTest, FedKSeedSamplesAFractionOfTheAvailableClients) {
+  auto s = Strategy::Create(KSeedOptions(FedAlgorithm::kFedKSeed), std::vector<int64_t>(10, 7));
+  ASSERT_TRUE(s.ok());
+  const std::vector<int> all = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const RoundPlan p = (*s)->ConfigureRound(3, all);
+  EXPECT_EQ(p.participants.size(), 5u);
+  EXPECT_TRUE(std::is_sorted(p.participants.begin(), p.participants.end()));
+  EXPECT_EQ((*s)->ConfigureRound(3, all).participants, p.participants) << "seeded by (run, round)";
+  const std::vector<int> few = {2, 8};
+  const RoundPlan q = (*s)->ConfigureRound(3, few);
+  EXPECT_EQ(q.participants, few) << "never more than are alive";
+  EXPECT_TRUE(p.seed_probabilities.empty()) << "plain FedKSeed samples seeds uniformly";
+}
+
+TEST(StrategyTest, ValidateReplyNamesWhatIsWrong) {
+  auto s = Strategy::Create(KSeedOptions(FedAlgorithm::kFedKSeed), std::vector<int64_t>(4, 7));
+  ASSERT_TRUE(s.ok());
+  const std::vector<int> all = {0, 1, 2, 3};
+  const RoundPlan p = (*s)->ConfigureRound(1, all);
+  std::mt19937 rng(1);
+  ClientReply good = RandomPairsReply(p, p.participants[0], rng, 64, 20);
+  EXPECT_TRUE((*s)->ValidateReply(p, good).ok());
+  ClientReply bad = good;
+  bad.pairs[3].first = 64;
+  EXPECT_NE((*s)->ValidateReply(p, bad).message().find("seed index 64"), std::string::npos);
+  bad = good;
+  bad.pairs[0].second = NAN;
+  EXPECT_NE((*s)->ValidateReply(p, bad).message().find("non-finite"), std::string::npos);
+  bad = good;
+  bad.round = 2;
+  EXPECT_FALSE((*s)->ValidateReply(p, bad).ok());
+  bad = good;
+  bad.pairs.resize(21, {1, 1.0f});
+  EXPECT_FALSE((*s)->ValidateReply(p, bad).ok()) << "more pairs than tau";
+  int outsider = 0;
+  while (std::binary_search(p.participants.begin(), p.participants.end(), outsider)) ++outsider;
+  bad = good;
+  bad.client = outsider;
+  EXPECT_NE((*s)->ValidateReply(p, bad).message().find("not a participant"), std::string::npos);
+  EXPECT_FALSE((*s)->Aggregate(p, {good, good}).ok()) << "duplicate replies";
+
+  FedOptions fs;
+  fs.algo = FedAlgorithm::kFeedSign;
+  auto sign = Strategy::Create(fs, std::vector<int64_t>(3, 7));
+  ASSERT_TRUE(sign.ok());
+  const std::vector<int> three = {0, 1, 2};
+  const RoundPlan sp = (*sign)->ConfigureRound(1, three);
+  ClientReply vote{.client = 1, .round = 1, .loss = 0.5, .sign = 0};
+  EXPECT_FALSE((*sign)->ValidateReply(sp, vote).ok()) << "a sign is +1 or -1";
+}
+
+TEST(StrategyTest, AggregateIsIndependentOfArrivalOrder) {
+  for (FedAlgorithm algo : {FedAlgorithm::kFedKSeed, FedAlgorithm::kFedKSeedPro}) {
+    auto a = Strategy::Create(KSeedOptions(algo), {5, 9, 13, 2, 40, 8});
+    auto b = Strategy::Create(KSeedOptions(algo), {5, 9, 13, 2, 40, 8});
+    ASSERT_TRUE(a.ok() && b.ok());
+    const std::vector<int> all = {0, 1, 2, 3, 4, 5};
+    std::mt19937 rng(7);
+    for (int64_t t = 1; t <= 3; ++t) {
+      const RoundPlan p = (*a)->ConfigureRound(t, all);
+      EXPECT_EQ(p.seed_probabilities, (*b)->ConfigureRound(t, all).seed_probabilities);
+      std::vector<ClientReply> replies;
+      for (int c : p.participants) replies.push_back(RandomPairsReply(p, c, rng, 64, 20));
+      std::vector<ClientReply> shuffled(replies.rbegin(), replies.rend());
+      auto ra = (*a)->Aggregate(p, replies);
+      auto rb = (*b)->Aggregate(p, shuffled);
+      ASSERT_TRUE(ra.ok() && rb.ok());
+      ASSERT_EQ(ra->updates.size(), rb->updates.size());
+      for (size_t i = 0; i < ra->updates.size(); ++i) {
+        EXPECT_EQ(ra->updates[i].seed, rb->updates[i].seed);
+        EXPECT_EQ(ra->updates[i].alpha, rb->updates[i].alpha);
+      }
+      EXPECT_EQ(ra->aux, rb->aux);
+      EXPECT_LE(ra->traffic.up_bits, 20u * 6u * 8u);
+    }
+  }
+}
+
+TEST(StrategyTest, ProStateIsRebuiltFromTheLedgerAux) {
+  auto live = Strategy::Create(KSeedOptions(FedAlgorithm::kFedKSeedPro), std::vector<int64_t>(6, 10));
+  ASSERT_TRUE(live.ok());
+  const std::vector<int> all = {0, 1, 2, 3, 4, 5};
+  std::mt19937 rng(11);
+  std::vector<std::string> aux;
+  for (int64_t t = 1; t <= 4; ++t) {
+    const RoundPlan p = (*live)->ConfigureRound(t, all);
+    std::vector<ClientReply> replies;
+    for (int c : p.participants) replies.push_back(RandomPairsReply(p, c, rng, 64, 20));
+    auto r = (*live)->Aggregate(p, replies);
+    ASSERT_TRUE(r.ok());
+    ASSERT_FALSE(r->aux.empty());
+    aux.push_back(r->aux);
+  }
+  auto resumed = Strategy::Create(KSeedOptions(FedAlgorithm::kFedKSeedPro), std::vector<int64_t>(6, 10));
+  ASSERT_TRUE(resumed.ok());
+  for (const auto& x : aux) ASSERT_TRUE((*resumed)->Restore(x).ok());
+  const auto p_live = (*live)->ConfigureRound(5, all).seed_probabilities;
+  const auto p_resumed = (*resumed)->ConfigureRound(5, all).seed_probabilities;
+  ASSERT_EQ(p_live.size(), 64u);
+  EXPECT_EQ(p_live, p_resumed);
+  const float pmax = *std::max_element(p_live.begin(), p_live.end());
+  const float pmin = *std::min_element(p_live.begin(), p_live.end());
+  EXPECT_GT(pmax, pmin) << "the history differentiates the seeds";
+
+  // A fresh strategy (no history) samples uniformly-ish: different from the live one.
+  auto fresh = Strategy::Create(KSeedOptions(FedAlgorithm::kFedKSeedPro), std::vector<int64_t>(6, 10));
+  EXPECT_NE((*fresh)->ConfigureRound(5, all).seed_probabilities, p_live);
+  // Corrupt aux is refused without touching the state.
+  std::string torn = aux[0].substr(0, aux[0].size() - 3);
+  EXPECT_FALSE((*fresh)->Restore(torn).ok());
+  EXPECT_EQ((*fresh)->ConfigureRound(5, all).seed_probabilities,
+            (*Strategy::Create(KSeedOptions(FedAlgorithm::kFedKSeedPro), std::vector<int64_t>(6, 10)))
+                ->ConfigureRound(5, all)
+                .seed_probabilities);
+  auto plain = Strategy::Create(KSeedOptions(FedAlgorithm::kFedKSeed), std::vector<int64_t>(6, 10));
+  EXPECT_FALSE((*plain)->Restore(aux[0]).ok()) << "FedKSeed keeps no per-round state";
+}
+
+}  // namespace
+}  // namespace seedtune
