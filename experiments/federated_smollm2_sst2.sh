@@ -10,7 +10,8 @@
 # Every run evaluates the full SST-2 dev set (872 = GLUE validation) before and
 # after, logs per-round metrics (JSON lines) and writes its seed ledger; the
 # script ends with `summarize_federated.py`, which prints curves and the table.
-# Sized for about 90 minutes on 2 cores in all (RUNS picks a subset).
+# Sized for about 90 minutes on 2 quiet cores in all (RUNS picks a subset;
+# commands.txt collects every run's options).
 # Run from the repository root after `make` (which fetches the model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ MODEL=${MODEL:-assets/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}
 OUT=${OUT:-experiments/results/federated_smollm2_sst2}
 RUNS=${RUNS:-"feedsign feedsign_byz zo-fedsgd zo-fedsgd_byz fedkseed fedkseed-pro"}
 STEPS=${STEPS:-400}          # FeedSign / ZO-FedSGD steps (one round = one step)
-FK_ROUNDS=${FK_ROUNDS:-8}    # FedKSeed rounds (2 clients x 200 local steps each)
+FK_ROUNDS=${FK_ROUNDS:-5}    # FedKSeed rounds (2 clients x 200 local steps each)
 # FeedSign's eta is not MeZO's lr (the update is eta*sign*z): eta ~ MeZO lr x
 # typical |g| = 3e-6 x ~10-20 (MeZO run, experiments/results/mezo_smollm2_sst2).
 FS_ETA=${FS_ETA:-3e-5}
@@ -39,7 +40,6 @@ run() {
   tail -n 4 "$OUT/$name.out"
 }
 
-: > "$OUT/commands.txt"
 for r in $RUNS; do
   case $r in
     feedsign)      run $r --algo feedsign  --clients 5 --batch 4 --rounds "$STEPS" --lr "$FS_ETA" ;;

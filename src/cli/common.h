@@ -47,5 +47,7 @@ CommandRunner RegisterTrain(CLI::App& app);
 CommandRunner RegisterEval(CLI::App& app);
 CommandRunner RegisterSimulate(CLI::App& app);
 CommandRunner RegisterLedger(CLI::App& app);
+CommandRunner RegisterServer(CLI::App& app);
+CommandRunner RegisterClient(CLI::App& app);
 
 }  // namespace seedtune::cli

@@ -83,7 +83,11 @@ TEST(StrategyTest, ValidateReplyNamesWhatIsWrong) {
   ASSERT_TRUE(sign.ok());
   const std::vector<int> three = {0, 1, 2};
   const RoundPlan sp = (*sign)->ConfigureRound(1, three);
-  ClientReply vote{.client = 1, .round = 1, .loss = 0.5, .sign = 0};
+  ClientReply vote;
+  vote.client = 1;
+  vote.round = 1;
+  vote.loss = 0.5;
+  vote.sign = 0;
   EXPECT_FALSE((*sign)->ValidateReply(sp, vote).ok()) << "a sign is +1 or -1";
 }
 

@@ -1,0 +1,140 @@
+// seedtune server: the coordinator of a networked federated run (docs/network.md).
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <mutex>
+
+#include "cli/common.h"
+#include "net/coordinator.h"
+
+namespace seedtune::cli {
+
+CommandRunner RegisterServer(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "server",
+      "Coordinate a federated run over the network (feedsign | zo-fedsgd | fedkseed | fedkseed-pro): plan rounds, "
+      "aggregate the clients' replies, record every round in the ledger and publish it. Holds no model weights. "
+      "Clients run `seedtune client`; the same options as `simulate` give the same model.");
+  struct Args {
+    std::string algo = "feedsign", dist = "gauss", rule = "mean", metrics, tokens, port_file;
+    bool json = false;
+    CoordinatorOptions co;
+  };
+  auto a = std::make_shared<Args>();
+  CoordinatorOptions& co = a->co;
+  RunSpec& run = co.run;
+  run.rounds = 100;  // simulate's default
+  co.listen = "0.0.0.0:50051";
+  cmd->add_option("--algo", a->algo, "feedsign, zo-fedsgd, fedkseed, fedkseed-pro")->capture_default_str();
+  cmd->add_option("--listen", co.listen, "Address to serve on, host:port (port 0: any free port, see --port-file)")
+      ->capture_default_str();
+  cmd->add_option("--ledger", co.ledger_path, "Seed ledger: the run's write-ahead log (resumed when it exists)")
+      ->required();
+  cmd->add_option("--clients", run.data.clients, "Number of clients (ids 0..N-1)")->capture_default_str();
+  cmd->add_option("--rounds", run.rounds, "Rounds")->capture_default_str();
+  cmd->add_option("--batch", run.fed.batch_size, "Examples per client per step")->capture_default_str();
+  cmd->add_option("--lr", run.fed.lr, "Learning rate (FeedSign: the step size eta)")->capture_default_str();
+  cmd->add_option("--eps", run.fed.eps, "SPSA perturbation scale")->capture_default_str();
+  cmd->add_option("--seed", run.fed.seed, "Run seed")->capture_default_str();
+  cmd->add_option("--dist", a->dist, "z distribution: gauss or rademacher")->check(CLI::IsMember({"gauss", "rademacher"}));
+  cmd->add_option("--aggregate", a->rule, "ZO-FedSGD scalar rule: mean, median, trimmed:F")->capture_default_str();
+  cmd->add_option("--K", run.fed.num_seeds, "FedKSeed: candidate seeds")->capture_default_str();
+  cmd->add_option("--local-steps", run.fed.local_steps, "FedKSeed: local MeZO steps per sampled client")
+      ->capture_default_str();
+  cmd->add_option("--client-fraction", run.fed.client_fraction, "FedKSeed: clients sampled per round")
+      ->capture_default_str();
+  cmd->add_option("--task", run.data.task, "Task every client trains on (as for `simulate`)")->capture_default_str();
+  cmd->add_option("--partition", run.data.partition, "iid or dirichlet:ALPHA")->capture_default_str();
+  cmd->add_option("--train-n", run.data.train_n, "Training examples spread over the clients")->capture_default_str();
+  cmd->add_option("--dev-n", run.data.dev_n, "Dev examples held out of the training pool")->capture_default_str();
+  cmd->add_option("--max-length", run.data.max_length, "Tokens per sequence")->capture_default_str();
+  cmd->add_option("--min-per-client", run.data.min_per_client, "Dirichlet: minimum examples per client")
+      ->capture_default_str();
+  cmd->add_option("--base-fingerprint", run.base_fingerprint,
+                  "Fingerprint of the base model (seedtune info --json); default: the first client's");
+  cmd->add_option("--quorum", co.quorum, "Replies that close a round at its deadline")->capture_default_str();
+  cmd->add_option("--min-clients", co.min_clients,
+                  "Alive clients that open a round at once (0: all); with fewer, a round opens after --round-timeout "
+                  "with at least --quorum")
+      ->capture_default_str();
+  cmd->add_option("--round-timeout", co.round_timeout_s, "Seconds a round waits for its replies")->capture_default_str();
+  cmd->add_option("--heartbeat-timeout", co.heartbeat_timeout_s, "Seconds of silence after which a client is gone")
+      ->capture_default_str();
+  cmd->add_option("--heartbeat-interval", run.heartbeat_interval_s, "Seconds between a client's heartbeats")
+      ->capture_default_str();
+  cmd->add_option("--finish-timeout", co.finish_timeout_s,
+                  "After the last round: seconds to wait for the clients' final fingerprints")
+      ->capture_default_str();
+  cmd->add_option("--tokens", a->tokens, "Bearer tokens, one \"client-id token\" per line (default: no authentication)");
+  cmd->add_option("--tls-cert", co.tls_cert_path, "TLS certificate chain (PEM)");
+  cmd->add_option("--tls-key", co.tls_key_path, "TLS private key (PEM)");
+  cmd->add_option("--metrics", a->metrics, "Write per-round metrics and the summary as JSON lines to this file");
+  cmd->add_option("--port-file", a->port_file, "Write the port actually bound to this file");
+  cmd->add_flag("--json", a->json, "Print the summary as JSON on stdout");
+  return [a]() -> int {
+    CoordinatorOptions co = a->co;
+    auto algo = ParseFedAlgorithm(a->algo);
+    if (!algo.ok()) return Fail("server", algo.status());
+    co.run.fed.algo = *algo;
+    co.run.fed.dist = a->dist == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
+    auto rule = ParseScalarRule(a->rule);
+    if (!rule.ok()) return Fail("server", rule.status());
+    co.run.fed.rule = *rule;
+    co.run.aggregate = a->rule;
+    if (*rule == ScalarRule::kTrimmedMean && a->rule.find(':') != std::string::npos) {
+      try {
+        co.run.fed.trim_fraction = std::stod(a->rule.substr(a->rule.find(':') + 1));
+      } catch (const std::exception&) {
+        return Fail("server", InvalidArgument("--aggregate: '{}' has no number after trimmed:", a->rule));
+      }
+    }
+    co.run.data.seed = co.run.fed.seed;
+    if (!a->tokens.empty()) {
+      auto tokens = ReadClientTokens(a->tokens, co.run.clients());
+      if (!tokens.ok()) return Fail("server", tokens.status());
+      co.tokens = std::move(*tokens);
+    }
+    std::unique_ptr<std::ofstream> metrics;
+    if (!a->metrics.empty()) {
+      metrics = std::make_unique<std::ofstream>(a->metrics, std::ios::app);
+      if (!*metrics) return Fail("server", IoError("{}: cannot open for writing", a->metrics));
+    }
+    auto mu = std::make_shared<std::mutex>();
+    co.on_metrics = [&metrics, mu](const std::string& line) {
+      std::lock_guard<std::mutex> lock(*mu);
+      if (metrics) *metrics << line << "\n" << std::flush;
+    };
+    const int64_t rounds = co.run.rounds;
+    auto server = CoordinatorServer::Start(std::move(co));
+    if (!server.ok()) return Fail("server", server.status());
+    if (!a->port_file.empty()) {
+      // Written then renamed, so a reader never sees a partial number.
+      const std::string tmp = a->port_file + ".tmp";
+      std::ofstream(tmp) << (*server)->port() << "\n";
+      if (std::rename(tmp.c_str(), a->port_file.c_str()) != 0)
+        return Fail("server", IoError("{}: cannot write", a->port_file));
+    }
+    auto summary = (*server)->Wait();
+    if (!summary.ok()) return Fail("server", summary.status());
+    if (a->json) std::printf("%s\n", summary->metrics_json.c_str());
+    std::fprintf(stderr,
+                 "server: %lld rounds; %lld replies, %lld late, %lld refused, %lld re-planned; payload %llu / %llu "
+                 "bits up / down, wire %llu / %llu bytes; final fingerprint %s\n",
+                 static_cast<long long>(summary->rounds_completed), static_cast<long long>(summary->replies),
+                 static_cast<long long>(summary->late), static_cast<long long>(summary->rejects),
+                 static_cast<long long>(summary->reopened),
+                 static_cast<unsigned long long>(summary->payload_up_bits),
+                 static_cast<unsigned long long>(summary->payload_down_bits),
+                 static_cast<unsigned long long>(summary->wire_up_bytes),
+                 static_cast<unsigned long long>(summary->wire_down_bytes),
+                 summary->final_fingerprint.empty() ? "(not reported)" : summary->final_fingerprint.c_str());
+    if (summary->fingerprint_mismatches > 0)
+      return Fail("server", DataLoss("{} fingerprint mismatches between clients (see the log)",
+                                     summary->fingerprint_mismatches));
+    if (summary->rounds_completed < rounds)
+      return Fail("server", FailedPrecondition("stopped after {} of {} rounds", summary->rounds_completed, rounds));
+    return 0;
+  };
+}
+
+}  // namespace seedtune::cli

@@ -1,0 +1,46 @@
+// What every participant of a networked run agrees on (the wire's RunConfig):
+// the algorithm and its hyperparameters, and the data every client derives its
+// shard from. The coordinator owns it; a client checks it against its own
+// options and refuses a mismatched run.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "fed/federated_data.h"
+#include "fed/strategy.h"
+#include "ledger/ledger.h"
+
+namespace seedtune {
+
+inline constexpr uint32_t kFederationProtocolVersion = 1;
+
+struct RunSpec {
+  FedOptions fed;                 // algo, lr, eps, batch, seed, dist, rule, K, tau, fraction
+  std::string aggregate = "mean"; // ZO-FedSGD rule as given (mean | median | trimmed:F)
+  int64_t rounds = 0;
+  // task, partition, clients, train_n, dev_n, max_length, min_per_client;
+  // data.seed is fed.seed. data_dir and eval_n are each client's own.
+  FederatedDataOptions data;
+  std::string base_fingerprint;   // 16 hex digits; empty until known
+  double heartbeat_interval_s = 1.0;
+
+  int clients() const { return data.clients; }
+};
+
+// Checks what a coordinator needs: a networked algorithm, valid options.
+Status ValidateRunSpec(const RunSpec& spec);
+
+// The ledger header of the run. Its hyperparameters JSON has the same keys
+// and values as `seedtune simulate`'s, so a networked ledger and a simulated
+// one of the same options describe the same run.
+LedgerHeader RunLedgerHeader(const RunSpec& spec);
+
+// FailedPrecondition naming the first field where `header` records another run.
+Status CheckSameRun(const LedgerHeader& recorded, const LedgerHeader& expected);
+
+// 16 lowercase hex digits, as FingerprintHex prints.
+bool IsFingerprintHex(const std::string& s);
+
+}  // namespace seedtune

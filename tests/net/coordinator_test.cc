@@ -1,0 +1,265 @@
+// The coordinator in process, with two real participants (threads) and the
+// test itself as a third client that sends malformed messages and then goes
+// silent in the middle of a round: every bad message is refused with the
+// right status and counted, none reaches the ledger, the silent client's
+// round closes at its deadline with a quorum, and the run completes with the
+// participants agreeing with a replay of the ledger.
+#include "net/coordinator.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include "core/assets.h"
+#include "fed/federated_data.h"
+#include "fed/messages.h"
+#include "ledger/replay.h"
+#include "net/participant.h"
+#include "net/wire.h"
+#include "runtime/model_source.h"
+#include "seedtune/v1/federation.grpc.pb.h"
+#include "support/fixtures.h"
+#include "zo/fingerprint.h"
+
+namespace seedtune {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct World {
+  std::string model_path;
+  ModelWeights base;
+  FederatedData data;
+};
+
+std::optional<World> Load(const RunSpec& run) {
+  auto model = FindAsset("models/stories260K/stories260K.bin");
+  if (!model) return std::nullopt;
+  auto w = LoadModelSpec(*model);
+  if (!w.ok()) return std::nullopt;
+  auto tok = LoadTokenizerForModel(*model, w->config(), "");
+  if (!tok.ok()) return std::nullopt;
+  FederatedDataOptions d = run.data;
+  d.eval_n = 0;
+  auto data = LoadFederatedData(d, **tok, w->config());
+  if (!data.ok()) return std::nullopt;  // SST-2 missing
+  return World{*model, std::move(*w), std::move(*data)};
+}
+
+RunSpec SmallKSeedRun() {
+  RunSpec s;
+  s.fed.algo = FedAlgorithm::kFedKSeed;
+  s.fed.num_seeds = 64;
+  s.fed.local_steps = 5;
+  s.fed.client_fraction = 1.0;  // every client takes part in every round
+  s.fed.lr = 1e-4f;
+  s.fed.seed = 11;
+  s.rounds = 3;
+  s.data.task = "sst2";
+  s.data.partition = "iid";
+  s.data.clients = 3;
+  s.data.train_n = 48;
+  s.data.dev_n = 0;
+  s.data.seed = s.fed.seed;
+  s.heartbeat_interval_s = 0.2;
+  return s;
+}
+
+class StubClient {
+ public:
+  explicit StubClient(int port)
+      : stub_(wire::Coordinator::NewStub(
+            grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()))) {}
+  template <typename Req, typename Resp, typename Call>
+  grpc::Status Do(Call call, const Req& req, Resp* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    return ((*stub_).*call)(&ctx, req, resp);
+  }
+  wire::Coordinator::Stub& stub() { return *stub_; }
+
+ private:
+  std::unique_ptr<wire::Coordinator::Stub> stub_;
+};
+
+TEST(NetCoordinatorTest, BadMessagesAreRefusedCountedAndTheRunCompletes) {
+  const RunSpec run = SmallKSeedRun();
+  auto world = Load(run);
+  if (!world) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  const std::string dir = testing::MakeTempDir("net-coord");
+  ThreadingContext ctx(1);
+  const std::string base_fp = FingerprintHex(ModelFingerprint(world->base, ctx));
+
+  CoordinatorOptions co;
+  co.run = run;
+  co.run.base_fingerprint = base_fp;  // as --base-fingerprint (otherwise the first client names it)
+  co.ledger_path = dir + "/run.ledger";
+  co.durability = Durability::kNoFsync;
+  co.quorum = 1;
+  co.round_timeout_s = 1.0;
+  co.heartbeat_timeout_s = 0.8;
+  co.finish_timeout_s = 5.0;
+  co.on_log = [](const std::string&) {};
+  auto server = CoordinatorServer::Start(co);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+
+  // Two honest participants.
+  std::vector<ParticipantResult> results(2);
+  std::vector<Status> statuses(2);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 2; ++k)
+    threads.emplace_back([&, k] {
+      ParticipantOptions po;
+      po.server = "127.0.0.1:" + std::to_string(port);
+      po.client_id = k;
+      po.poll_ms = 500;
+      po.on_log = [](const std::string&) {};
+      auto session = ParticipantSession::Connect(po);
+      if (!session.ok()) {
+        statuses[k] = session.status();
+        return;
+      }
+      ModelWeights model = world->base.Clone();
+      ThreadingContext tctx(1);
+      auto r = (*session)->Run(&model, world->data.shards[k], world->data.objective, tctx);
+      if (r.ok()) results[k] = *r;
+      else statuses[k] = r.status();
+    });
+
+  // The test as client 2: join, wait for the round-1 plan.
+  StubClient c(port);
+  wire::JoinRequest join;
+  join.set_protocol_version(kFederationProtocolVersion);
+  join.set_client_id(2);
+  join.set_num_examples(static_cast<int64_t>(world->data.shards[2].size()));
+  join.set_base_fingerprint(base_fp);
+  wire::JoinResponse joined;
+  wire::JoinRequest other_base = join;
+  other_base.set_base_fingerprint("0123456789abcdef");
+  grpc::Status refused_join = c.Do(&wire::Coordinator::Stub::Join, other_base, &joined);
+  EXPECT_EQ(refused_join.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused_join.error_message().find("load the same base model"), std::string::npos);
+  ASSERT_TRUE(c.Do(&wire::Coordinator::Stub::Join, join, &joined).ok());
+  wire::GetTaskRequest ask;
+  ask.set_protocol_version(kFederationProtocolVersion);
+  ask.set_client_id(2);
+  ask.set_wait_ms(5000);
+  wire::GetTaskResponse task;
+  ASSERT_TRUE(c.Do(&wire::Coordinator::Stub::GetTask, ask, &task).ok());
+  ASSERT_EQ(task.action(), wire::GetTaskResponse::TRAIN);
+  ASSERT_EQ(task.plan().round(), 1);
+
+  wire::SubmitReplyRequest good;
+  good.set_protocol_version(kFederationProtocolVersion);
+  good.set_client_id(2);
+  good.set_round(1);
+  good.set_loss(0.5);
+  good.set_seed_scalars(EncodeSeedScalars({{3, 0.25f}, {7, -0.5f}}));
+  int refused = 1;  // the join above
+  auto expect = [&](const wire::SubmitReplyRequest& req, grpc::StatusCode code, const std::string& words,
+                    bool reaches_handler = true) {
+    wire::SubmitReplyResponse resp;
+    grpc::Status s = c.Do(&wire::Coordinator::Stub::SubmitReply, req, &resp);
+    EXPECT_EQ(s.error_code(), code) << words << ": " << s.error_message();
+    EXPECT_NE(s.error_message().find(words), std::string::npos) << s.error_message();
+    refused += reaches_handler ? 1 : 0;
+  };
+  wire::SubmitReplyRequest bad = good;
+  bad.set_protocol_version(2);
+  expect(bad, grpc::StatusCode::FAILED_PRECONDITION, "protocol version 2");
+  bad = good;
+  bad.set_loss(std::nan(""));
+  expect(bad, grpc::StatusCode::INVALID_ARGUMENT, "non-finite loss");
+  bad = good;
+  bad.set_seed_scalars(EncodeSeedScalars({{3, std::numeric_limits<float>::quiet_NaN()}}));
+  expect(bad, grpc::StatusCode::INVALID_ARGUMENT, "non-finite scalar");
+  bad = good;
+  bad.set_seed_scalars(EncodeSeedScalars({{64, 1.0f}}));
+  expect(bad, grpc::StatusCode::INVALID_ARGUMENT, "out of range");
+  bad = good;
+  bad.set_round(7);
+  expect(bad, grpc::StatusCode::INVALID_ARGUMENT, "round 1 is the next");
+  bad = good;
+  bad.set_client_id(99);
+  expect(bad, grpc::StatusCode::INVALID_ARGUMENT, "unknown client 99");
+  bad = good;
+  bad.set_client_id(-1);
+  expect(bad, grpc::StatusCode::INVALID_ARGUMENT, "unknown client -1");
+  {
+    wire::JoinRequest negative = join;
+    negative.set_client_id(-1);
+    wire::JoinResponse r;
+    EXPECT_EQ(c.Do(&wire::Coordinator::Stub::Join, negative, &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    ++refused;
+  }
+  bad = good;
+  bad.set_seed_scalars(EncodeSeedScalars(std::vector<std::pair<uint16_t, float>>(6, {1, 1.0f})));
+  expect(bad, grpc::StatusCode::INVALID_ARGUMENT, "tau = 5");
+  bad = good;
+  bad.set_sign(-1);
+  expect(bad, grpc::StatusCode::INVALID_ARGUMENT, "a sign in a fedkseed reply");
+  bad = good;
+  bad.set_seed_scalars(std::string(2 << 20, '\0'));  // over the transport's request limit
+  expect(bad, grpc::StatusCode::RESOURCE_EXHAUSTED, "", /*reaches_handler=*/false);
+  {
+    wire::GetTaskRequest future = ask;
+    future.set_applied_round(5);
+    wire::GetTaskResponse r;
+    EXPECT_EQ(c.Do(&wire::Coordinator::Stub::GetTask, future, &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    ++refused;
+    wire::FetchUpdatesRequest fetch;
+    fetch.set_protocol_version(kFederationProtocolVersion);
+    fetch.set_client_id(2);
+    fetch.set_since_round(99);
+    wire::FetchUpdatesResponse f;
+    EXPECT_EQ(c.Do(&wire::Coordinator::Stub::FetchUpdates, fetch, &f).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    ++refused;
+  }
+  // Client 2 now goes silent without replying: round 1 closes at its
+  // deadline with the two other replies. Then its reply arrives, late.
+  wire::HeartbeatRequest hb;
+  hb.set_protocol_version(kFederationProtocolVersion);
+  hb.set_client_id(2);
+  wire::HeartbeatResponse hbr;
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  std::this_thread::sleep_for(1500ms);
+  while (std::chrono::steady_clock::now() < give_up) {
+    ASSERT_TRUE(c.Do(&wire::Coordinator::Stub::Heartbeat, hb, &hbr).ok());
+    if (hbr.completed_round() >= 1) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_GE(hbr.completed_round(), 1);
+  wire::SubmitReplyResponse late;
+  ASSERT_TRUE(c.Do(&wire::Coordinator::Stub::SubmitReply, good, &late).ok());
+  EXPECT_FALSE(late.accepted()) << "round 1 had closed";
+
+  for (auto& t : threads) t.join();
+  auto summary = (*server)->Wait();
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  for (int k = 0; k < 2; ++k) ASSERT_TRUE(statuses[k].ok()) << "client " << k << ": " << statuses[k].ToString();
+  EXPECT_EQ(summary->rounds_completed, 3);
+  EXPECT_EQ(summary->rejects, refused);
+  EXPECT_EQ(summary->late, 1);
+  EXPECT_EQ(summary->fingerprint_mismatches, 0);
+  EXPECT_EQ(results[0].rounds_applied, 3);
+  EXPECT_EQ(results[0].fingerprint, results[1].fingerprint);
+  EXPECT_EQ(summary->final_fingerprint, results[0].fingerprint);
+
+  // The ledger alone rebuilds the participants' model; round 1 aggregated
+  // only the honest clients.
+  auto ledger = ReadLedger(co.ledger_path);
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  ASSERT_EQ(ledger->records.size(), 3u);
+  EXPECT_EQ(ledger->records[0].participants, (std::vector<uint32_t>{0, 1}));
+  ModelWeights replay = world->base.Clone();
+  auto report = ReplayLedger(*ledger, &replay, ctx);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(FingerprintHex(report->final_fingerprint), results[0].fingerprint);
+}
+
+}  // namespace
+}  // namespace seedtune
