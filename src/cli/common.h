@@ -49,5 +49,6 @@ CommandRunner RegisterSimulate(CLI::App& app);
 CommandRunner RegisterLedger(CLI::App& app);
 CommandRunner RegisterServer(CLI::App& app);
 CommandRunner RegisterClient(CLI::App& app);
+CommandRunner RegisterPeer(CLI::App& app);
 
 }  // namespace seedtune::cli

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
                    seedtune::cli::RegisterLogits, seedtune::cli::RegisterPpl, seedtune::cli::RegisterConvert,
                    seedtune::cli::RegisterRng, seedtune::cli::RegisterTrain,
                    seedtune::cli::RegisterEval, seedtune::cli::RegisterSimulate, seedtune::cli::RegisterLedger,
-                   seedtune::cli::RegisterServer, seedtune::cli::RegisterClient, seedtune::cli::RegisterDemo}) {
+                   seedtune::cli::RegisterServer, seedtune::cli::RegisterClient, seedtune::cli::RegisterPeer,
+                   seedtune::cli::RegisterDemo}) {
     const size_t before = app.get_subcommands({}).size();
     auto runner = reg(app);
     auto subs = app.get_subcommands({});

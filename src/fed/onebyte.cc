@@ -55,6 +55,28 @@ std::vector<ZUpdate> OneByteUpdates(std::vector<OneByteRecord> records, float lr
   return ups;
 }
 
+StatusOr<std::vector<OneByteRecord>> OneByteMachineRecords(Transformer& model, std::span<const EncodedExample> shard,
+                                                           Objective objective, const OneByteOptions& o,
+                                                           int64_t t, int m, double* loss_sum) {
+  if (shard.empty()) return FailedPrecondition("onebyte: machine {} has no training examples", m);
+  if (m < 0 || m >= 65536) return InvalidArgument("onebyte: machine id {} is outside [0, 65536)", m);
+  BatchOptions bopts;
+  bopts.gold_only = objective == Objective::kLanguageModel;
+  std::vector<EncodedExample> batch;
+  for (int64_t i : StepBatch(StepSeed(o.seed, static_cast<uint64_t>(m), 0x1b7eu), t, o.batch_size,
+                             static_cast<int64_t>(shard.size())))
+    batch.push_back(shard[i]);
+  std::vector<OneByteRecord> out;
+  for (int s = 0; s < o.samples; ++s) {
+    const uint64_t seed = StepSeed(o.seed, static_cast<uint64_t>(t), static_cast<uint32_t>(m) * 65536u + s);
+    ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(model, batch, objective, seed, o.eps, o.dist, bopts));
+    const double g = (pair[0].mean_loss - pair[1].mean_loss) / (2.0 * o.eps);
+    out.push_back(OneByteRecord{t, m, s, seed, QuantizeOneByte(g)});
+    if (loss_sum != nullptr) *loss_sum += pair[0].mean_loss;
+  }
+  return out;
+}
+
 StatusOr<std::vector<OneByteIterationLog>> RunOneByte(const ModelWeights& base, ThreadingContext& ctx,
                                                       const std::vector<std::vector<EncodedExample>>& data,
                                                       Objective objective, const OneByteOptions& o,
@@ -66,8 +88,6 @@ StatusOr<std::vector<OneByteIterationLog>> RunOneByte(const ModelWeights& base, 
   std::vector<std::optional<ModelWeights>> models(static_cast<size_t>(machines));
   std::vector<std::vector<OneByteRecord>> log;  // every iteration's records: what a joiner replays
   std::vector<OneByteIterationLog> out;
-  BatchOptions bopts;
-  bopts.gold_only = objective == Objective::kLanguageModel;
   for (int64_t t = 1; t <= o.iterations; ++t) {
     OneByteIterationLog it;
     it.iteration = t;
@@ -87,17 +107,8 @@ StatusOr<std::vector<OneByteIterationLog>> RunOneByte(const ModelWeights& base, 
     double loss_sum = 0.0;
     for (int m : it.live) {
       Transformer model(*models[m], ctx);
-      std::vector<EncodedExample> batch;
-      for (int64_t i : StepBatch(StepSeed(o.seed, static_cast<uint64_t>(m), 0x1b7eu), t, o.batch_size,
-                                 static_cast<int64_t>(data[m].size())))
-        batch.push_back(data[m][i]);
-      for (int s = 0; s < o.samples; ++s) {
-        const uint64_t seed = StepSeed(o.seed, static_cast<uint64_t>(t), static_cast<uint32_t>(m) * 65536u + s);
-        ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(model, batch, objective, seed, o.eps, o.dist, bopts));
-        const double g = (pair[0].mean_loss - pair[1].mean_loss) / (2.0 * o.eps);
-        it.records.push_back(OneByteRecord{t, m, s, seed, QuantizeOneByte(g)});
-        loss_sum += pair[0].mean_loss;
-      }
+      ASSIGN_OR_RETURN(auto recs, OneByteMachineRecords(model, data[m], objective, o, t, m, &loss_sum));
+      it.records.insert(it.records.end(), recs.begin(), recs.end());
     }
     it.loss = loss_sum / static_cast<double>(it.records.size());
     const auto updates = OneByteUpdates(it.records, o.lr);

@@ -23,6 +23,7 @@
 #include "core/threading.h"
 #include "data/encode.h"
 #include "data/objective.h"
+#include "model/transformer.h"
 #include "model/weights.h"
 #include "zo/update.h"
 
@@ -61,6 +62,16 @@ struct OneByteIterationLog {
   std::map<int, std::string> fingerprints;   // per live machine, after the iteration
   double loss = 0.0;                         // mean L(theta + eps z) over the bytes
 };
+
+// One machine's part of an iteration: its minibatch of `shard` (drawn from
+// (run seed, machine, t)) and its `samples` projected gradients at `model`,
+// each quantized to one byte, in sample order. Adds each L(theta + eps z) to
+// *loss_sum when given. RunOneByte and `seedtune peer` both call this, so a
+// networked peer sends exactly the bytes of the in-process engine.
+StatusOr<std::vector<OneByteRecord>> OneByteMachineRecords(Transformer& model, std::span<const EncodedExample> shard,
+                                                           Objective objective, const OneByteOptions& options,
+                                                           int64_t iteration, int machine,
+                                                           double* loss_sum = nullptr);
 
 // Runs the peers, each with its own model copy (machine m trains on data[m]).
 // Fails if two live machines ever hold different fingerprints.
