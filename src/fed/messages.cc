@@ -3,31 +3,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/little_endian.h"
+
 namespace seedtune {
 
-namespace {
-
-void PutU16(std::string* s, uint16_t v) {
-  s->push_back(static_cast<char>(v & 0xff));
-  s->push_back(static_cast<char>(v >> 8));
-}
-void PutF32(std::string* s, float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  for (int i = 0; i < 4; ++i) s->push_back(static_cast<char>((u >> (8 * i)) & 0xff));
-}
-uint16_t GetU16(const std::string& s, size_t at) {
-  return static_cast<uint16_t>(static_cast<uint8_t>(s[at]) | (static_cast<uint8_t>(s[at + 1]) << 8));
-}
-float GetF32(const std::string& s, size_t at) {
-  uint32_t u = 0;
-  for (int i = 0; i < 4; ++i) u |= static_cast<uint32_t>(static_cast<uint8_t>(s[at + i])) << (8 * i);
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-}  // namespace
 
 std::string EncodeSeedScalars(const std::vector<std::pair<uint16_t, float>>& pairs) {
   std::string s;

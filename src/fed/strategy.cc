@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/little_endian.h"
 #include "data/task.h"
 #include "fed/messages.h"
 
@@ -132,18 +133,6 @@ Status Strategy::ValidateReply(const RoundPlan& plan, const ClientReply& r) cons
   return Status::Ok();
 }
 
-namespace {
-
-void PutU32(std::string* s, uint32_t v) {
-  for (int i = 0; i < 4; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint32_t GetU32(const std::string& s, size_t at) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(s[at + i])) << (8 * i);
-  return v;
-}
-
-}  // namespace
 
 StatusOr<AggregatedRound> Strategy::Aggregate(const RoundPlan& plan, std::vector<ClientReply> replies) {
   if (replies.empty()) return FailedPrecondition("round {}: no replies to aggregate", plan.round);

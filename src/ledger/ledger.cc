@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/little_endian.h"
 #include "core/mapped_file.h"
 #include "ledger/crc32c.h"
 
@@ -22,32 +23,6 @@ constexpr char kMagic[8] = {'S', 'T', 'L', 'E', 'D', 'G', 'R', '\0'};
 constexpr uint64_t kPreambleBytes = 16;               // magic + format version + rng spec version
 constexpr uint32_t kMaxFrameBytes = 256u << 20;       // a length beyond this is corruption, not data
 
-void PutU32(std::string* s, uint32_t v) {
-  for (int i = 0; i < 4; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void PutU64(std::string* s, uint64_t v) {
-  for (int i = 0; i < 8; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint32_t GetU32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(p[i]) << (8 * i);
-  return v;
-}
-uint64_t GetU64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
-  return v;
-}
-uint32_t FloatBits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-float BitsFloat(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 std::string Frame(const std::string& payload) {
   std::string f;

@@ -12,30 +12,13 @@
 
 #include "core/assets.h"
 #include "support/fixtures.h"
+#include "support/run_cli.h"
 
 namespace seedtune {
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;
-};
-
-// Runs the seedtune binary with `args` (shell-quoted by the caller); stdout
-// captured, stderr merged when `merge_stderr`.
-Result RunCli(const std::string& args, bool merge_stderr = false, const std::string& env = "") {
-  const std::string cmd =
-      env + (env.empty() ? "" : " ") + std::string(SEEDTUNE_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = testing::CliResult;
+using testing::RunCli;
 
 std::string Stories() {
   auto p = FindAsset("models/stories260K/stories260K.bin");
@@ -265,26 +248,29 @@ TEST(CliTest, LedgerRecordsVerifiesAndExportsTheTrainedModel) {
 
 // A MeZO run killed with SIGKILL at several points and resumed from its ledger
 // ends with the same fingerprint as the uninterrupted run.
-TEST(CliTest, ResumeAfterSigkillReachesTheSameFingerprint) {
-  const std::string m = Stories();
-  if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
-  const std::string dir = testing::MakeTempDir("cli-resume");
-  {
-    std::ofstream f(dir + "/text.txt");
-    for (int i = 0; i < 80; ++i) f << "Tom and Sue went to the park on day " << i << " to play ball.\n";
-  }
-  const std::string args = "train --model " + m + " --task text:" + dir +
-                           "/text.txt --train-n 60 --dev-n 4 --eval-n 4 --steps 150 --batch 4 --lr 3e-5 "
-                           "--no-keep-best --fingerprint-every 7 --ledger ";
-  auto final_fp = [&](const std::string& ledger) {
-    auto j = nlohmann::json::parse(RunCli("ledger show " + ledger + " --json").out);
-    return std::make_pair(j["records"].get<int>(), j["last_fingerprint"].get<std::string>());
-  };
+// Writes the short text task both resume tests train on.
+std::string WriteParkText(const std::string& dir) {
+  std::ofstream f(dir + "/text.txt");
+  for (int i = 0; i < 80; ++i) f << "Tom and Sue went to the park on day " << i << " to play ball.\n";
+  return dir + "/text.txt";
+}
+
+// (records, last fingerprint) of a ledger, from `ledger show --json`.
+std::pair<int, std::string> LedgerEnd(const std::string& ledger) {
+  auto j = nlohmann::json::parse(RunCli("ledger show " + ledger + " --json").out);
+  return {j["records"].get<int>(), j["last_fingerprint"].get<std::string>()};
+}
+
+// Runs `args LEDGER` to the end once, then again killed with SIGKILL after
+// each of `delays` seconds and resumed with --resume: every resumed run must
+// end with `records` records and the uninterrupted run's fingerprint.
+void ExpectResumeAfterSigkill(const std::string& args, const std::string& dir, int records,
+                              std::initializer_list<double> delays) {
   ASSERT_EQ(RunCli(args + dir + "/ref.ledger").code, 0);
-  const auto ref = final_fp(dir + "/ref.ledger");
-  ASSERT_EQ(ref.first, 150);
+  const auto ref = LedgerEnd(dir + "/ref.ledger");
+  ASSERT_EQ(ref.first, records);
   int interrupted = 0;
-  for (double delay : {0.25, 0.6, 1.0}) {
+  for (double delay : delays) {
     const std::string ledger = dir + "/kill" + std::to_string(static_cast<int>(delay * 100)) + ".ledger";
     const std::string cmd = std::string(SEEDTUNE_BINARY) + " " + args + ledger + " >/dev/null 2>&1 & pid=$!; sleep " +
                             std::to_string(delay) + "; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true";
@@ -292,14 +278,24 @@ TEST(CliTest, ResumeAfterSigkillReachesTheSameFingerprint) {
     std::ifstream probe(ledger);
     if (!probe) continue;  // killed before the ledger existed: nothing to resume
     Result show = RunCli("ledger show " + ledger + " --json", true);
-    if (show.out.find("\"records\"") != std::string::npos && final_fp(ledger).first < 150) ++interrupted;
+    if (show.out.find("\"records\"") != std::string::npos && LedgerEnd(ledger).first < records) ++interrupted;
     Result r = RunCli(args + ledger + " --resume", true);
     ASSERT_EQ(r.code, 0) << r.out;
-    const auto got = final_fp(ledger);
-    EXPECT_EQ(got.first, 150) << "delay " << delay;
+    const auto got = LedgerEnd(ledger);
+    EXPECT_EQ(got.first, records) << "delay " << delay;
     EXPECT_EQ(got.second, ref.second) << "delay " << delay;
   }
   EXPECT_GE(interrupted, 1) << "no kill landed mid-run; the machine is faster than the delays assume";
+}
+
+TEST(CliTest, ResumeAfterSigkillReachesTheSameFingerprint) {
+  const std::string m = Stories();
+  if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
+  const std::string dir = testing::MakeTempDir("cli-resume");
+  const std::string args = "train --model " + m + " --task text:" + WriteParkText(dir) +
+                           " --train-n 60 --dev-n 4 --eval-n 4 --steps 150 --batch 4 --lr 3e-5 "
+                           "--no-keep-best --fingerprint-every 7 --ledger ";
+  ExpectResumeAfterSigkill(args, dir, 150, {0.25, 0.6, 1.0});
 }
 
 // simulate --resume: FedKSeed-Pro (whose seed sampling depends on every
@@ -310,39 +306,11 @@ TEST(CliTest, SimulateResumeAfterSigkillReachesTheSameFingerprint) {
   const std::string m = Stories();
   if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
   const std::string dir = testing::MakeTempDir("cli-sim-resume");
-  {
-    std::ofstream f(dir + "/text.txt");
-    for (int i = 0; i < 80; ++i) f << "Tom and Sue went to the park on day " << i << " to play ball.\n";
-  }
-  const int rounds = 150;
-  const std::string args = "simulate --algo fedkseed-pro --model " + m + " --task text:" + dir +
-                           "/text.txt --train-n 60 --dev-n 0 --eval-n 4 --clients 4 --partition iid "
-                           "--client-fraction 0.5 --local-steps 10 --K 64 --rounds " +
-                           std::to_string(rounds) + " --lr 3e-5 --snapshot-every 25 --ledger ";
-  auto final_fp = [&](const std::string& ledger) {
-    auto j = nlohmann::json::parse(RunCli("ledger show " + ledger + " --json").out);
-    return std::make_pair(j["records"].get<int>(), j["last_fingerprint"].get<std::string>());
-  };
-  ASSERT_EQ(RunCli(args + dir + "/ref.ledger").code, 0);
-  const auto ref = final_fp(dir + "/ref.ledger");
-  ASSERT_EQ(ref.first, rounds);
-  int interrupted = 0;
-  for (double delay : {0.7, 1.4, 2.2}) {
-    const std::string ledger = dir + "/kill" + std::to_string(static_cast<int>(delay * 100)) + ".ledger";
-    const std::string cmd = std::string(SEEDTUNE_BINARY) + " " + args + ledger + " >/dev/null 2>&1 & pid=$!; sleep " +
-                            std::to_string(delay) + "; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-    std::ifstream probe(ledger);
-    if (!probe) continue;  // killed before the ledger existed: nothing to resume
-    Result show = RunCli("ledger show " + ledger + " --json", true);
-    if (show.out.find("\"records\"") != std::string::npos && final_fp(ledger).first < rounds) ++interrupted;
-    Result r = RunCli(args + ledger + " --resume", true);
-    ASSERT_EQ(r.code, 0) << r.out;
-    const auto got = final_fp(ledger);
-    EXPECT_EQ(got.first, rounds) << "delay " << delay;
-    EXPECT_EQ(got.second, ref.second) << "delay " << delay;
-  }
-  EXPECT_GE(interrupted, 1) << "no kill landed mid-run; the machine is faster than the delays assume";
+  const std::string args = "simulate --algo fedkseed-pro --model " + m + " --task text:" + WriteParkText(dir) +
+                           " --train-n 60 --dev-n 0 --eval-n 4 --clients 4 --partition iid "
+                           "--client-fraction 0.5 --local-steps 10 --K 64 --rounds 150 --lr 3e-5 "
+                           "--snapshot-every 25 --ledger ";
+  ExpectResumeAfterSigkill(args, dir, 150, {0.7, 1.4, 2.2});
   // Resuming with other options is refused, naming the ledger.
   std::string changed = args;
   changed.replace(changed.find("--lr 3e-5"), 9, "--lr 1e-4");

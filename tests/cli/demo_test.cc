@@ -16,27 +16,13 @@
 #include <string>
 
 #include "core/assets.h"
+#include "support/run_cli.h"
 
 namespace seedtune {
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;
-};
-
-Result RunCli(const std::string& args) {
-  const std::string cmd = std::string(SEEDTUNE_BINARY) + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = testing::CliResult;
+Result RunCli(const std::string& args) { return testing::RunCli(args, /*merge_stderr=*/true); }
 
 bool HaveAssets() {
   return FindAsset("models/stories260K/stories260K.bin") && FindAsset("data/sst2/train.tsv") &&

@@ -18,29 +18,13 @@
 
 #include "core/assets.h"
 #include "support/fixtures.h"
+#include "support/run_cli.h"
 
 namespace seedtune {
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;
-};
-
-// Runs the seedtune binary with `args` (shell-quoted by the caller); stdout
-// captured, stderr merged when `merge_stderr`.
-Result RunCli(const std::string& args, bool merge_stderr = false) {
-  const std::string cmd = std::string(SEEDTUNE_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = testing::CliResult;
+using testing::RunCli;
 
 bool Contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
