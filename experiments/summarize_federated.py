@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--windows", type=int, default=8)
     args = ap.parse_args()
     names = [n for n in ORDER if os.path.exists(os.path.join(args.out, n + ".jsonl"))]
+    names += sorted(f[:-6] for f in os.listdir(args.out) if f.endswith(".jsonl") and f[:-6] not in ORDER)
     table = []
     for name in names:
         rounds, evals = load(os.path.join(args.out, name + ".jsonl"))

@@ -64,6 +64,10 @@ CommandRunner RegisterSimulate(CLI::App& app) {
   cmd->add_option("--attack", a->attack, "none, signflip, random (N(0, 100^2) scalar), scaled (-10 g)")
       ->capture_default_str();
   cmd->add_option("--aggregate", a->rule, "ZO-FedSGD scalar rule: mean, median, trimmed:F")->capture_default_str();
+  cmd->add_option("--dp-epsilon", a->sim.dp_epsilon,
+                  "FeedSign DP variant: clients send their sign through randomized response (flip probability "
+                  "1/(1+e^eps)), eps-local DP per step; 0 = off")
+      ->capture_default_str();
   cmd->add_option("--K", a->sim.num_seeds, "FedKSeed: candidate seeds")->capture_default_str();
   cmd->add_option("--local-steps", a->sim.local_steps, "FedKSeed: local MeZO steps per sampled client (batch 1)")
       ->capture_default_str();
@@ -190,12 +194,13 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       h.base_fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
       h.algorithm = a->algo;
       // The run's identity: everything that changes what a round computes.
-      h.hyperparameters = nlohmann::json{{"lr", sim.lr}, {"eps", sim.eps}, {"batch", sim.batch_size},
+      nlohmann::json hyper{{"lr", sim.lr}, {"eps", sim.eps}, {"batch", sim.batch_size},
                                          {"clients", clients}, {"partition", a->partition}, {"K", sim.num_seeds},
                                          {"local_steps", sim.local_steps}, {"client_fraction", sim.client_fraction},
                                          {"byzantine", a->byzantine}, {"attack", a->attack}, {"aggregate", a->rule},
-                                         {"task", a->task}, {"rounds", sim.rounds}}
-                              .dump();
+                                         {"task", a->task}, {"rounds", sim.rounds}};
+      if (sim.dp_epsilon > 0.0) hyper["dp_epsilon"] = sim.dp_epsilon;  // (absent when off: older ledgers stay the same run)
+      h.hyperparameters = hyper.dump();
       h.run_seed = sim.seed;
       h.distribution = a->dist;
       if (a->resume && std::filesystem::exists(a->ledger)) {
@@ -294,6 +299,12 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     std::fprintf(stderr, "%-8s acc %.2f%% +- %.2f, loss %.4f       acc %.2f%% +- %.2f, loss %.4f\n",
                  FedAlgorithmName(sim.algo), 100 * before->accuracy, 100 * before->accuracy_stderr, before->mean_loss,
                  100 * after->accuracy, 100 * after->accuracy_stderr, after->mean_loss);
+    if (sim.dp_epsilon > 0.0)
+      std::fprintf(stderr,
+                   "DP: each sign sent through randomized response, flip probability %.4f: %g-local DP per step, "
+                   "%g over the %zu steps run (basic composition)\n",
+                   RandomizedResponseFlipProbability(sim.dp_epsilon), sim.dp_epsilon,
+                   sim.dp_epsilon * static_cast<double>(result->rounds.size()), result->rounds.size());
     std::fprintf(stderr, "payload per client per round: %.0f bits up, %.0f bits down; final fingerprint %s\n",
                  per_client_round_up, per_client_round_down, result->final_fingerprint.c_str());
     return 0;

@@ -65,6 +65,9 @@ StatusOr<ClientReply> ClientTrainer::Train(const RoundPlan& plan, const ModelWei
     reply.loss = Mean(pair[0].losses);
     if (o_.algo == FedAlgorithm::kFeedSign) {
       reply.sign = g >= 0.0 ? 1 : -1;
+      if (o_.dp_epsilon > 0.0)
+        reply.sign = RandomizedResponse(reply.sign, o_.dp_epsilon,
+                                        StepSeed(o_.seed, static_cast<uint64_t>(t), 0xd1f0000u + static_cast<uint32_t>(id_)));
       if (byzantine_) reply.sign = CorruptSign(reply.sign, o_.byzantine);
     } else {
       if (byzantine_) g = CorruptScalar(g, o_.byzantine, attack_seed);

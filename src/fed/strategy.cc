@@ -30,7 +30,20 @@ const char* FedAlgorithmName(FedAlgorithm algo) {
   return "unknown";
 }
 
+double RandomizedResponseFlipProbability(double epsilon) { return 1.0 / (1.0 + std::exp(epsilon)); }
+
+int RandomizedResponse(int sign, double epsilon, uint64_t draw_seed) {
+  PortableRng rng(draw_seed);
+  const double u = static_cast<double>(rng.Next() >> 11) * 0x1.0p-53;
+  return u < RandomizedResponseFlipProbability(epsilon) ? -sign : sign;
+}
+
 Status ValidateFedOptions(const FedOptions& o) {
+  if (!(o.dp_epsilon >= 0.0) || !std::isfinite(o.dp_epsilon))
+    return InvalidArgument("the DP epsilon must be a finite number >= 0, not {}", o.dp_epsilon);
+  if (o.dp_epsilon > 0.0 && o.algo != FedAlgorithm::kFeedSign)
+    return InvalidArgument("the DP variant (randomized response on the sign) is FeedSign's; {} has none",
+                           FedAlgorithmName(o.algo));
   if (!(o.eps > 0.0f) || !std::isfinite(o.eps)) return InvalidArgument("eps must be positive, not {}", o.eps);
   if (!std::isfinite(o.lr)) return InvalidArgument("learning rate must be finite");
   if (o.batch_size <= 0) return InvalidArgument("batch size must be positive, not {}", o.batch_size);

@@ -39,6 +39,11 @@ struct FedOptions {
   uint64_t seed = 0;     // run seed
   ZDistribution dist = ZDistribution::kGaussian;
   ByzantineConfig byzantine;  // client behaviour (experiments)
+  // FeedSign's DP variant: each client reports its sign through randomized
+  // response, flipping it with probability 1 / (1 + e^dp_epsilon), which makes
+  // every reported bit dp_epsilon-locally differentially private (T steps
+  // compose to T * dp_epsilon). 0: off.
+  double dp_epsilon = 0.0;
   ScalarRule rule = ScalarRule::kMean;
   double trim_fraction = 0.2;
   // FedKSeed(-Pro)
@@ -46,6 +51,11 @@ struct FedOptions {
   int local_steps = 200;          // tau
   double client_fraction = 0.05;  // sampled per round (at least one client)
 };
+
+// FeedSign DP: the probability that randomized response flips a sign.
+double RandomizedResponseFlipProbability(double epsilon);
+// `sign` (+1 / -1) through randomized response, drawn from `draw_seed`.
+int RandomizedResponse(int sign, double epsilon, uint64_t draw_seed);
 
 // Checks the options a strategy and its clients rely on.
 Status ValidateFedOptions(const FedOptions& o);

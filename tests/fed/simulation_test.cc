@@ -166,6 +166,34 @@ TEST(FedSimTest, ResumedRunReachesTheUninterruptedFingerprint) {
   }
 }
 
+// FeedSign's DP variant is wired into the clients: a negligible flip
+// probability changes nothing, a flip probability near 1/2 changes votes.
+TEST(FedSimTest, FeedSignDpRandomizesTheClientsSigns) {
+  auto f = Load();
+  if (!f) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  ThreadingContext ctx(2);
+  auto run = [&](double eps) {
+    SimulationOptions o;
+    o.algo = FedAlgorithm::kFeedSign;
+    o.rounds = 20;
+    o.batch_size = 4;
+    o.lr = 2e-4f;
+    o.seed = 3;
+    o.dp_epsilon = eps;
+    ModelWeights w = f->base.Clone();
+    auto r = RunSimulation(&w, ctx, Split(f->train, 5), {}, Objective::kLanguageModel, o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : SimulationResult{};
+  };
+  const auto plain = run(0.0), private_hi = run(40.0), private_lo = run(1e-3);
+  EXPECT_EQ(private_hi.final_fingerprint, plain.final_fingerprint) << "flip probability 4e-18";
+  int changed = 0;
+  for (size_t i = 0; i < plain.rounds.size() && i < private_lo.rounds.size(); ++i)
+    for (size_t k = 0; k < plain.rounds[i].client_grads.size(); ++k)
+      changed += plain.rounds[i].client_grads[k] != private_lo.rounds[i].client_grads[k];
+  EXPECT_GT(changed, 10) << "of 100 signs, about half should flip at eps = 1e-3";
+}
+
 TEST(FedSimTest, FeedSignPayloadIsOneBitEachWay) {
   auto f = Load();
   if (!f) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";

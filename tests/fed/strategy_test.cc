@@ -158,5 +158,27 @@ TEST(StrategyTest, ProStateIsRebuiltFromTheLedgerAux) {
   EXPECT_FALSE((*plain)->Restore(aux[0]).ok()) << "FedKSeed keeps no per-round state";
 }
 
+TEST(StrategyTest, FeedSignDpFlipsSignsAtTheRandomizedResponseRate) {
+  for (double eps : {0.5, 1.0, 3.0}) {
+    const double q = RandomizedResponseFlipProbability(eps);
+    EXPECT_NEAR(q, 1.0 / (1.0 + std::exp(eps)), 1e-15);
+    int flips = 0;
+    const int n = 40000;
+    for (int i = 0; i < n; ++i) flips += RandomizedResponse(i % 2 ? 1 : -1, eps, StepSeed(9, i, 0xd1f0000u)) != (i % 2 ? 1 : -1);
+    // 5 binomial standard errors
+    EXPECT_NEAR(static_cast<double>(flips) / n, q, 5.0 * std::sqrt(q * (1 - q) / n)) << "eps " << eps;
+  }
+  EXPECT_EQ(RandomizedResponse(1, 2.0, 77), RandomizedResponse(1, 2.0, 77)) << "seeded";
+  FedOptions o;
+  o.algo = FedAlgorithm::kFeedSign;
+  o.dp_epsilon = 1.0;
+  EXPECT_TRUE(ValidateFedOptions(o).ok());
+  o.dp_epsilon = -1.0;
+  EXPECT_FALSE(ValidateFedOptions(o).ok());
+  o.algo = FedAlgorithm::kZoFedSgd;
+  o.dp_epsilon = 1.0;
+  EXPECT_NE(ValidateFedOptions(o).message().find("FeedSign"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace seedtune
