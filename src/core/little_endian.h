@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 
+#include "core/half.h"  // FloatToBits / BitsToFloat
+
 namespace seedtune {
 
 // Appends the low `bytes` bytes of v, least significant first.
@@ -31,17 +33,7 @@ inline uint64_t GetU64(const uint8_t* p) { return GetLe(p, 8); }
 inline uint16_t GetU16(const std::string& s, size_t at) { return static_cast<uint16_t>(GetLe(s, at, 2)); }
 inline uint32_t GetU32(const std::string& s, size_t at) { return static_cast<uint32_t>(GetLe(s, at, 4)); }
 
-inline uint32_t FloatBits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-inline float BitsFloat(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-inline void PutF32(std::string* s, float f) { PutU32(s, FloatBits(f)); }
-inline float GetF32(const std::string& s, size_t at) { return BitsFloat(GetU32(s, at)); }
+inline void PutF32(std::string* s, float f) { PutU32(s, FloatToBits(f)); }
+inline float GetF32(const std::string& s, size_t at) { return BitsToFloat(GetU32(s, at)); }
 
 }  // namespace seedtune

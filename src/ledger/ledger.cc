@@ -70,8 +70,8 @@ std::string EncodeLedgerRecord(const LedgerRecord& r, uint32_t format_version) {
   PutU32(&s, static_cast<uint32_t>(r.updates.size()));
   for (const auto& u : r.updates) {
     PutU64(&s, u.seed);
-    PutU32(&s, FloatBits(u.alpha));
-    PutU32(&s, FloatBits(u.decay));
+    PutU32(&s, FloatToBits(u.alpha));
+    PutU32(&s, FloatToBits(u.decay));
   }
   PutU32(&s, static_cast<uint32_t>(r.participants.size()));
   for (uint32_t p : r.participants) PutU32(&s, p);
@@ -99,7 +99,7 @@ StatusOr<LedgerRecord> DecodeLedgerRecord(const std::string& payload, uint32_t f
   if (static_cast<uint64_t>(nu) * 16 > n - at) return DataLoss("record claims {} updates in {} bytes", nu, n - at);
   r.updates.reserve(nu);
   for (uint32_t i = 0; i < nu; ++i, at += 16) {
-    const ZUpdate u{GetU64(p + at), BitsFloat(GetU32(p + at + 8)), BitsFloat(GetU32(p + at + 12))};
+    const ZUpdate u{GetU64(p + at), BitsToFloat(GetU32(p + at + 8)), BitsToFloat(GetU32(p + at + 12))};
     if (!std::isfinite(u.alpha) || !std::isfinite(u.decay)) return DataLoss("update {} has a non-finite coefficient", i);
     r.updates.push_back(u);
   }

@@ -174,8 +174,8 @@ std::string PackUpdates(const std::vector<ZUpdate>& updates) {
   s.reserve(16 * updates.size());
   for (const auto& u : updates) {
     PutLe(&s, u.seed, 8);
-    PutLe(&s, FloatBits(u.alpha), 4);
-    PutLe(&s, FloatBits(u.decay), 4);
+    PutLe(&s, FloatToBits(u.alpha), 4);
+    PutLe(&s, FloatToBits(u.decay), 4);
   }
   return s;
 }
@@ -185,8 +185,8 @@ StatusOr<std::vector<ZUpdate>> UnpackUpdates(const std::string& bytes) {
   std::vector<ZUpdate> out(bytes.size() / 16);
   for (size_t i = 0; i < out.size(); ++i) {
     out[i].seed = GetLe(bytes, 16 * i, 8);
-    out[i].alpha = BitsFloat(static_cast<uint32_t>(GetLe(bytes, 16 * i + 8, 4)));
-    out[i].decay = BitsFloat(static_cast<uint32_t>(GetLe(bytes, 16 * i + 12, 4)));
+    out[i].alpha = BitsToFloat(static_cast<uint32_t>(GetLe(bytes, 16 * i + 8, 4)));
+    out[i].decay = BitsToFloat(static_cast<uint32_t>(GetLe(bytes, 16 * i + 12, 4)));
     if (!std::isfinite(out[i].alpha) || !std::isfinite(out[i].decay))
       return InvalidArgument("update {} has a non-finite coefficient", i);
   }
