@@ -2,7 +2,25 @@
 
 #include <algorithm>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace seedtune {
+
+namespace {
+
+inline void CpuRelax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#endif
+}
+
+// Pause iterations a worker spins for the next job before it sleeps (tens of
+// microseconds: a forward pass issues its next job well within that).
+constexpr int kSpinIterations = 20000;
+
+}  // namespace
 
 ThreadingContext::ThreadingContext(int num_threads) {
   if (num_threads <= 0) num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -11,62 +29,69 @@ ThreadingContext::ThreadingContext(int num_threads) {
 }
 
 ThreadingContext::~ThreadingContext() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  start_cv_.notify_all();
+  stop_.store(true, std::memory_order_release);
+  // A generation change wakes every sleeping worker; they then see stop_.
+  state_.fetch_add(Pack(1, 0), std::memory_order_acq_rel);
+  state_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadingContext::RunTasks(int thread_index) {
+void ThreadingContext::RunTasks(uint32_t gen, int thread_index) {
+  uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
-    size_t task;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (next_task_ >= num_tasks_) return;
-      task = next_task_++;
-    }
-    (*job_)(task, thread_index);
+    if (static_cast<uint32_t>(s >> 32) != gen) return;
+    // Read after seeing `gen`; if the job changed since, the CAS fails.
+    const size_t n = num_tasks_.load(std::memory_order_relaxed);
+    const uint32_t task = static_cast<uint32_t>(s);
+    if (task >= n) return;
+    void* fn = job_fn_.load(std::memory_order_relaxed);
+    auto* call = job_call_.load(std::memory_order_relaxed);
+    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    call(fn, task, thread_index);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+    s = state_.load(std::memory_order_acquire);
   }
 }
 
 void ThreadingContext::WorkerLoop(int thread_index) {
-  unsigned seen_generation = 0;
+  uint32_t seen = 0;
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen_generation; });
-      if (stop_) return;
-      seen_generation = generation_;
+    uint64_t s = state_.load(std::memory_order_acquire);
+    int spins = 0;
+    while (static_cast<uint32_t>(s >> 32) == seen) {
+      if (++spins < kSpinIterations) {
+        CpuRelax();
+      } else {
+        state_.wait(s, std::memory_order_acquire);
+      }
+      s = state_.load(std::memory_order_acquire);
     }
-    RunTasks(thread_index);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--active_workers_ == 0) done_cv_.notify_all();
-    }
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = static_cast<uint32_t>(s >> 32);
+    RunTasks(seen, thread_index);
   }
 }
 
-void ThreadingContext::ParallelFor(size_t num_tasks, const std::function<void(size_t, int)>& fn) {
+void ThreadingContext::Run(size_t num_tasks, Job job) {
   if (num_tasks == 0) return;
   if (num_threads_ == 1 || num_tasks == 1) {
-    for (size_t t = 0; t < num_tasks; ++t) fn(t, 0);
+    for (size_t t = 0; t < num_tasks; ++t) job.call(job.fn, t, 0);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    job_ = &fn;
-    num_tasks_ = num_tasks;
-    next_task_ = 0;
-    active_workers_ = static_cast<int>(workers_.size());
-    ++generation_;
+  job_fn_.store(job.fn, std::memory_order_relaxed);
+  job_call_.store(job.call, std::memory_order_relaxed);
+  num_tasks_.store(num_tasks, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  const uint32_t gen = static_cast<uint32_t>(state_.load(std::memory_order_relaxed) >> 32) + 1;
+  state_.store(Pack(gen, 0), std::memory_order_release);
+  state_.notify_all();
+  RunTasks(gen, 0);
+  // Tasks claimed by workers may still be running (yield now and then: with
+  // more threads than cores the worker may need this core to finish).
+  for (int spins = 0; done_.load(std::memory_order_acquire) != num_tasks; ++spins) {
+    if (spins < kSpinIterations) CpuRelax();
+    else std::this_thread::yield();
   }
-  start_cv_.notify_all();
-  RunTasks(0);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return active_workers_ == 0; });
-  job_ = nullptr;
 }
 
 }  // namespace seedtune

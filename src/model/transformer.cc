@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/check.h"
+#include "kernels/gemm.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 
@@ -23,6 +24,9 @@ constexpr int64_t kVocabTile = 2048;
 // Elements per task when materialising a perturbed tensor (a multiple of the
 // 64-element z group, so tasks start on group boundaries).
 constexpr int64_t kPerturbChunk = 16384;
+// Up to this many rows (and unperturbed), a linear layer is a matrix-vector
+// product on the master weights.
+constexpr int64_t kGemvRows = 2;
 
 template <typename F>
 void ForRowChunks(ThreadingContext& ctx, int64_t rows, F&& f) {
@@ -43,8 +47,8 @@ KernelActivation ToKernel(Activation a) {
   return KernelActivation::kSilu;
 }
 
-template <typename T>
-void Grow(std::vector<T>& v, size_t n) {
+template <typename V>
+void Grow(V& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
@@ -94,6 +98,53 @@ const float* Transformer::Weight(int tensor, int stream, Slot slot) {
   return slot_buf_[slot][stream].data();
 }
 
+const float* const* Transformer::PackedWeight(int tensor) {
+  if (packed_tensor_ != tensor) {
+    const TensorSpec& spec = weights_.specs()[tensor];
+    const int64_t rows = spec.shape[0], cols = spec.numel() / rows;
+    float* dst[2];
+    for (int s = 0; s < streams_; ++s) {
+      Grow(packed_[s], PackedWeightFloats(rows, cols, nr_));
+      dst[s] = packed_[s].data();
+    }
+    PackRows(tensor, 0, rows, cols, dst);
+    packed_tensor_ = tensor;
+  }
+  for (int s = 0; s < streams_; ++s) packed_ptr_[s] = packed_[s].data();
+  return packed_ptr_;
+}
+
+void Transformer::PackRows(int tensor, int64_t row0, int64_t rows, int64_t k, float* const* dst) {
+  const float* theta = weights_.data(tensor) + row0 * k;
+  const uint64_t canon = static_cast<uint64_t>(weights_.canonical_index(tensor) + row0 * k);
+  // Whole panels per task, about kPerturbChunk elements each.
+  const int64_t panels = (rows + nr_ - 1) / nr_;
+  const int64_t per_task = std::max<int64_t>(1, kPerturbChunk / std::max<int64_t>(1, nr_ * k));
+  const size_t tasks = static_cast<size_t>((panels + per_task - 1) / per_task);
+  if (perturbed_) {
+    for (auto& per_thread : pack_scratch_)
+      for (int s = 0; s < streams_; ++s) Grow(per_thread[s], static_cast<size_t>(per_task * nr_ * k));
+  }
+  ctx_.ParallelFor(tasks, [&](size_t t, int thread) {
+    const int64_t r0 = static_cast<int64_t>(t) * per_task * nr_;
+    const int64_t n = std::min(per_task * nr_, rows - r0), len = n * k;
+    if (!perturbed_) {
+      for (int s = 0; s < streams_; ++s) PackWeightRows(theta + r0 * k, n, k, nr_, r0, dst[s]);
+      return;
+    }
+    // theta + s*eps*z of these rows in the canonical order, then into panels
+    // (the scratch is a thread's own and stays in its cache).
+    float* src[2] = {pack_scratch_[thread][0].data(), pack_scratch_[thread][1].data()};
+    const uint64_t first = canon + static_cast<uint64_t>(r0 * k);
+    if (streams_ == 2 && scale_[1] == -scale_[0]) {
+      PerturbPairZ(seed_, first, len, dist_, scale_[0], theta + r0 * k, src[0], src[1]);
+    } else {
+      for (int s = 0; s < streams_; ++s) PerturbZ(seed_, first, len, dist_, scale_[s], theta + r0 * k, src[s]);
+    }
+    for (int s = 0; s < streams_; ++s) PackWeightRows(src[s], n, k, nr_, r0, dst[s]);
+  });
+}
+
 void Transformer::PerturbRange(int tensor, int64_t first, int64_t n, float* const* dst) {
   const float* theta = weights_.data(tensor) + first;
   const uint64_t canon = static_cast<uint64_t>(weights_.canonical_index(tensor) + first);
@@ -128,10 +179,16 @@ void Transformer::Norm(int w, int b, const float* in, float* out, int64_t rows) 
 }
 
 void Transformer::Linear(int w, int b, const float* in, int64_t rows, int64_t in_dim, int64_t out_dim, float* out) {
+  if (!perturbed_ && rows <= kGemvRows) {
+    // Decoding a token or two: a matrix-vector product streams the master
+    // weights once; packing them first would read them twice.
+    MatMulTransB(ctx_, in, rows, in_dim, weights_.data(w), out_dim, b >= 0 ? weights_.data(b) : nullptr, out);
+    return;
+  }
+  const float* const* packed = PackedWeight(w);
   for (int s = 0; s < streams_; ++s) {
-    const float* wp = Weight(w, s, kMatrixSlot);
     const float* bp = b >= 0 ? Weight(b, s, kVectorSlotA) : nullptr;
-    MatMulTransB(ctx_, in + s * rows * in_dim, rows, in_dim, wp, out_dim, bp, out + s * rows * out_dim);
+    GemmPacked(ctx_, level_, in + s * rows * in_dim, rows, in_dim, packed[s], out_dim, bp, out + s * rows * out_dim);
   }
 }
 
@@ -169,6 +226,11 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
   for (const auto& s : spans_one) max_keys = std::max(max_keys, s.past + s.len);
   EnsureWorkspace(R, max_keys);
   ws_keys_ = max_keys;
+  level_ = ActiveSimdLevel();
+  nr_ = GemmGeometryFor(level_).nr;
+  packed_tensor_ = -1;
+  for (int& t : slot_tensor_) t = -1;
+  if (pack_scratch_.size() != static_cast<size_t>(ctx_.num_threads())) pack_scratch_.resize(ctx_.num_threads());
   // Spans of every stream: stream s's copy of a sequence starts s*T rows later.
   std::vector<SeqSpan> spans;
   for (int64_t st = 0; st < S; ++st)
@@ -388,7 +450,6 @@ StatusOr<std::vector<SequenceOutput>> Transformer::Run(std::span<const SequenceR
   const size_t nseq = batch.size();
   std::vector<SequenceOutput> out(nseq * static_cast<size_t>(streams));
   if (batch.empty()) return out;
-  for (int& t : slot_tensor_) t = -1;
   RunBody(tokens, spans, nullptr);
   const int64_t T = static_cast<int64_t>(tokens.size());
 
@@ -442,18 +503,15 @@ StatusOr<std::vector<SequenceOutput>> Transformer::Run(std::span<const SequenceR
   std::vector<float> target_logit(static_cast<size_t>(streams * nr), 0.0f);
   for (int64_t j = 0; j < tiles; ++j) {
     const int64_t v0 = j * kVocabTile, vn = std::min(kVocabTile, V - v0);
-    const float* w[2] = {weights_.data(output) + v0 * d, weights_.data(output) + v0 * d};
-    if (perturbed_) {
-      float* dst[2];
-      for (int st = 0; st < streams; ++st) {
-        Grow(out_tile_[st], static_cast<size_t>(kVocabTile * d));
-        dst[st] = out_tile_[st].data();
-      }
-      PerturbRange(output, v0 * d, vn * d, dst);
-      for (int st = 0; st < streams; ++st) w[st] = dst[st];
+    // The tile, perturbed or not, straight into the GEMM's packed layout.
+    float* dst[2];
+    for (int st = 0; st < streams; ++st) {
+      Grow(out_tile_[st], PackedWeightFloats(kVocabTile, d, nr_));
+      dst[st] = out_tile_[st].data();
     }
+    PackRows(output, v0, vn, d, dst);
     for (int st = 0; st < streams; ++st)
-      MatMulTransB(ctx_, h_.data() + st * nr * d, nr, d, w[st], vn, nullptr, logits_.data() + st * nr * vn);
+      GemmPacked(ctx_, level_, h_.data() + st * nr * d, nr, d, dst[st], vn, nullptr, logits_.data() + st * nr * vn);
     ctx_.ParallelFor(static_cast<size_t>(streams * nr), [&](size_t task, int) {
       const int64_t st = static_cast<int64_t>(task) / nr, i = static_cast<int64_t>(task) % nr;
       const OutRow& r = rows[i];

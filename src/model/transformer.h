@@ -18,8 +18,10 @@
 #include <span>
 #include <vector>
 
+#include "core/aligned.h"
 #include "core/status.h"
 #include "core/threading.h"
+#include "kernels/cpu.h"
 #include "kernels/random.h"
 #include "model/weights.h"
 
@@ -119,6 +121,14 @@ class Transformer {
   void Linear(int w, int b, const float* in, int64_t rows_per_stream, int64_t in_dim, int64_t out_dim, float* out);
   // The tensor as stream `stream` sees it (master, or perturbed in a slot).
   const float* Weight(int tensor, int stream, Slot slot);
+  // The matrix `tensor` in the GEMM's packed layout, one copy per stream
+  // (perturbed when the run is), packed once per use.
+  const float* const* PackedWeight(int tensor);
+  // Rows [row0, row0 + rows) of matrix `tensor` (k columns), as every stream
+  // sees them, packed into dst[s] (panel rows relative to row0). A perturbed
+  // row block is generated in the canonical order into per-thread scratch and
+  // packed from there, so z is generated once for both streams of a pair.
+  void PackRows(int tensor, int64_t row0, int64_t rows, int64_t k, float* const* dst);
   // theta + scale_s * z for elements [first, first + n) of tensor `tensor`
   // (canonical offsets), for every stream, into dst[s] (n floats each).
   void PerturbRange(int tensor, int64_t first, int64_t n, float* const* dst);
@@ -134,9 +144,17 @@ class Transformer {
   float scale_[2] = {0.0f, 0.0f};
   int slot_tensor_[kNumSlots] = {-1, -1, -1};
   std::vector<float> slot_buf_[kNumSlots][2];
+  // GEMM path of the run in progress and its packed weights.
+  SimdLevel level_ = SimdLevel::kScalar;
+  int nr_ = 16;
+  int packed_tensor_ = -1;
+  AlignedVector<float> packed_[2];
+  const float* packed_ptr_[2] = {nullptr, nullptr};
+  std::vector<std::array<AlignedVector<float>, 2>> pack_scratch_;  // per thread, per stream
   // Workspace, grown on demand (rows x width).
   int64_t ws_keys_ = 0;
-  std::vector<float> x_, h_, q_, k_, v_, attn_, tmp_, ff1_, ff2_, rope_, scores_, hidden_, logits_, out_tile_[2];
+  std::vector<float> x_, h_, q_, k_, v_, attn_, tmp_, ff1_, ff2_, rope_, scores_, hidden_, logits_;
+  AlignedVector<float> out_tile_[2];
   std::vector<int64_t> positions_;
 };
 
