@@ -128,6 +128,7 @@ void BenchStep(const std::string& spec, ThreadingContext& ctx) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (int rc = 0; bench::RunChildMode(argc, argv, &rc)) return rc;
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
   ThreadingContext ctx(0);
   const double bw = bench::MeasureBandwidthGBs(ctx);

@@ -167,8 +167,8 @@ void RunTile(const GemmGeometry& g, const MicroFn* micro, const float* x, int64_
 
 GemmGeometry GemmGeometryFor(SimdLevel level) {
   switch (level) {
-    case SimdLevel::kAvx512: return GemmGeometry{kAvx512Mr, 32, 128, 4 * kAvx512Mr, 768};
-    case SimdLevel::kAvx2: return GemmGeometry{kAvx2Mr, 16, 256, 8 * kAvx2Mr, 768};
+    case SimdLevel::kAvx512: return GemmGeometry{kAvx512Mr, 32, 768, 4 * kAvx512Mr, 768};
+    case SimdLevel::kAvx2: return GemmGeometry{kAvx2Mr, 16, 1536, 8 * kAvx2Mr, 768};
     case SimdLevel::kScalar: break;
   }
   return GemmGeometry{kScalarMr, kScalarNr, 256, 16 * kScalarMr, 128};

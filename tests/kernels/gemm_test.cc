@@ -33,7 +33,7 @@ TEST_P(GemmTest, BitEqualsTheFmaChainReferenceOnRandomShapes) {
   // Edges in every dimension: rows not a multiple of mr or mc, columns not a
   // multiple of nr or nc, K not a multiple of kc (several K blocks).
   for (Shape s : {Shape{1, 1, 1}, Shape{1, 64, 300}, Shape{3, 17, 5}, Shape{7, 300, 33}, Shape{130, 96, 257},
-                  Shape{257, 64, 513}, Shape{64, 576, 192}, Shape{29, 1000, 70}, Shape{100, 0, 9}}) {
+                  Shape{257, 64, 513}, Shape{64, 576, 192}, Shape{29, 1000, 70}, Shape{9, 3100, 40}, Shape{100, 0, 9}}) {
     auto x = RandomVec(s.m * s.k, 1), w = RandomVec(s.n * s.k, 2), b = RandomVec(s.n, 3);
     AlignedVector<float> packed(PackedWeightFloats(s.n, s.k, nr) + 1);
     PackWeightRows(w.data(), s.n, s.k, nr, 0, packed.data());
