@@ -104,7 +104,10 @@ TEST_P(KernelTest, LogSumExpMatchesReference) {
 }
 
 TEST_P(KernelTest, AttentionHeadMatchesReference) {
-  const int64_t hd = 64, stride = 3 * hd;
+  // 64: SmolLM2's heads; 8: stories260K's (the 8-keys-at-once path); 12: no
+  // 8-wide blocking; 20: blocks plus a remainder.
+  for (int64_t hd : {64, 8, 12, 20}) {
+  const int64_t stride = 3 * hd;
   for (int64_t past : {0, 5}) {
     for (int64_t len : {1, 9, 33}) {
       const int64_t keys = past + len;
@@ -117,6 +120,7 @@ TEST_P(KernelTest, AttentionHeadMatchesReference) {
                              stride, scratch.data());
       ExpectClose(got, want, 1e-5f, 2e-6f, "attention");
     }
+  }
   }
 }
 
