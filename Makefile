@@ -38,7 +38,8 @@ test: build assets venv
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 bench: build assets
-	./$(BUILD_DIR)/bench_forward
+	./$(BUILD_DIR)/bench/bench_forward
+	./$(BUILD_DIR)/bench/bench_zo
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -9,6 +9,7 @@ PACKAGES=(
   libsentencepiece-dev libpcre2-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc openssl
   libgtest-dev libgmock-dev libbenchmark-dev
+  libdnnl-dev
   clang libclang-rt-14-dev
   python3 python3-venv
 )
