@@ -18,6 +18,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -113,6 +114,14 @@ def cpu_model():
     return name, flags
 
 
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def med(xs):
     return statistics.median(xs) if xs else None
 
@@ -161,11 +170,11 @@ def bench_shape(shape, a, text_file, python, seedtune, log):
         torch_cmd += ["--attn", a.attn]
     if llama2c:
         torch_cmd += ["--llama2c", llama2c]
-    common = ["-m", model, "--task", f"text:{text_file}", "--max-length", str(a.seq_len), "--dev-n", "0",
-              "--eval-n", "0", "--threads", str(a.threads)]
+    common = ["-m", model, "--task", f"text:{text_file}", "--max-length", str(a.seq_len), "--eval-n", "0",
+              "--threads", str(a.threads)]
     metrics = os.path.join(os.path.dirname(text_file), f"metrics-{shape}.jsonl")
     train_cmd = [seedtune, "train", *common, "--batch", str(a.batch), "--steps", str(1 + a.inner),
-                 "--train-n", str(a.batch * 4), "--lr", str(a.lr), "--eps", str(a.eps), "--no-eval-before",
+                 "--train-n", str(a.batch * 4), "--dev-n", "0", "--lr", str(a.lr), "--eps", str(a.eps), "--no-eval-before",
                  "--no-keep-best", "--metrics", metrics]
     # seedtune eval, forward only: run A scores batch examples (1 forward, the warm-up), run B
     # batch*(1+F); both sample and tokenize the same batch*(1+F) lines (A holds the rest as dev), so
@@ -270,32 +279,36 @@ def main():
         sys.exit(f"compare: no seedtune binary at {seedtune} (build it, or pass --seedtune / set BUILD_DIR)")
 
     log = lambda msg: print(msg, file=sys.stderr, flush=True)
+    load_before = loadavg()
+    if load_before is not None and load_before > 0.5:
+        log(f"compare: warning: load average {load_before:.2f} before starting: other processes share these "
+            "cores and the timings (torch's OpenMP most of all) will be slow and noisy")
     tmp = tempfile.mkdtemp(prefix="seedtune-peer-")
     text_file = os.path.join(tmp, "text.txt")
     # Train pool = half the lines (seedtune's holdout split); eval samples batch*(1+forwards) of them.
     write_text(text_file, lines=2 * a.batch * (1 + max(a.max_forwards, a.inner)) + 64, words_per_line=100)
 
     results, tinfo = [], None
-    for s in shapes:
-        r, ti = bench_shape(s, a, text_file, a.python, seedtune, log)
-        results.append(r)
-        tinfo = tinfo or ti
+    try:
+        for s in shapes:
+            r, ti = bench_shape(s, a, text_file, a.python, seedtune, log)
+            results.append(r)
+            tinfo = tinfo or ti
+    finally:
+        if a.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     cpu, flags = cpu_model()
     env = dict(
         cpu=cpu, cpu_flags=flags, cores=os.cpu_count(), threads=a.threads, batch=a.batch, seq_len=a.seq_len,
-        reps=a.reps, inner=a.inner,
+        reps=a.reps, inner=a.inner, loadavg_before=load_before, loadavg_after=loadavg(),
         torch_version=tinfo["torch_version"], transformers_version=tinfo["transformers_version"],
         torch_threads=tinfo["threads"], torch_interop_threads=tinfo["interop_threads"],
         torch_mkl=tinfo["mkl_available"], torch_mkldnn=tinfo["mkldnn_available"],
         torch_cpu_capability=tinfo["cpu_capability"],
         torch_config=[l[:200] for l in tinfo["torch_config"] if not l.strip().startswith("- Build settings")][:8],
     )
-    if not a.keep:
-        for f in os.listdir(tmp):
-            os.remove(os.path.join(tmp, f))
-        os.rmdir(tmp)
-    else:
-        log(f"kept {tmp}")
 
     if a.json:
         json.dump(dict(environment=env, results=results), sys.stdout, indent=1)
@@ -308,7 +321,8 @@ def main():
     for l in env["torch_config"][1:6]:
         print("  " + l.strip())
     print(f"seedtune {seedtune} --threads {a.threads}; batch {a.batch} x {a.seq_len} tokens; medians over "
-          f"{a.reps} round(s) x {a.inner} sample(s) after 1 warm-up")
+          f"{a.reps} round(s) x {a.inner} sample(s) after 1 warm-up; load average {fmt(env['loadavg_before'], '.2f')} "
+          f"before, {fmt(env['loadavg_after'], '.2f')} after")
     head = ["shape", "torch fwd s", "torch step s", "seedtune fwd s", "seedtune step s", "step speedup",
             "st step/fwd", "torch step/fwd", "torch RSS MiB", "seedtune RSS MiB"]
     rows = [[r["shape"], fmt(r["torch_forward_s"], ".4f"), fmt(r["torch_step_s"], ".4f"),

@@ -104,23 +104,23 @@ TEST_P(KernelTest, LogSumExpMatchesReference) {
 }
 
 TEST_P(KernelTest, AttentionHeadMatchesReference) {
-  // 64: SmolLM2's heads; 8: stories260K's (the 8-keys-at-once path); 12: no
-  // 8-wide blocking; 20: blocks plus a remainder.
+  // 64: SmolLM2's heads and 8: stories260K's (8 keys at once, key counts
+  // with and without a remainder of 8); 12 and 20: one key at a time.
   for (int64_t hd : {64, 8, 12, 20}) {
-  const int64_t stride = 3 * hd;
-  for (int64_t past : {0, 5}) {
-    for (int64_t len : {1, 9, 33}) {
-      const int64_t keys = past + len;
-      auto q = RandomVec(len * stride, 10 + len), k = RandomVec(keys * stride, 11 + len),
-           v = RandomVec(keys * stride, 12 + len);
-      std::vector<float> got(len * stride, -1.0f), want(len * stride, -1.0f), scratch(keys);
-      AttentionHead(q.data(), stride, k.data(), v.data(), stride, past, len, hd, 0.125f, got.data(), stride,
-                    scratch.data());
-      AttentionHeadReference(q.data(), stride, k.data(), v.data(), stride, past, len, hd, 0.125f, want.data(),
-                             stride, scratch.data());
-      ExpectClose(got, want, 1e-5f, 2e-6f, "attention");
+    const int64_t stride = 3 * hd;
+    for (int64_t past : {0, 5}) {
+      for (int64_t len : {1, 9, 33}) {
+        const int64_t keys = past + len;
+        auto q = RandomVec(len * stride, 10 + len), k = RandomVec(keys * stride, 11 + len),
+             v = RandomVec(keys * stride, 12 + len);
+        std::vector<float> got(len * stride, -1.0f), want(len * stride, -1.0f), scratch(keys);
+        AttentionHead(q.data(), stride, k.data(), v.data(), stride, past, len, hd, 0.125f, got.data(), stride,
+                      scratch.data());
+        AttentionHeadReference(q.data(), stride, k.data(), v.data(), stride, past, len, hd, 0.125f, want.data(),
+                               stride, scratch.data());
+        ExpectClose(got, want, 1e-5f, 2e-6f, "attention");
+      }
     }
-  }
   }
 }
 
