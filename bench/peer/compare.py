@@ -7,8 +7,9 @@ For each shape, in one invocation and alternating round by round:
   seedtune  `seedtune train -m MODEL --task text:FILE --batch 16 --max-length 64 --steps 1+inner`
             as users run it; the step time is the per-step "seconds" of its --metrics JSON lines
             (the first step is the warm-up and is dropped);
-            `seedtune eval` on the same file and batch with 16 and 16*(1+inner) examples; the
-            forward time is the difference of the two walls over inner (start-up cancels).
+            `seedtune eval` on the same file and batch scoring 16 and 16*(1+F) examples (both
+            tokenize the same 16*(1+F) lines); the forward time is the difference of the two walls
+            over F (start-up cancels; F >= inner, larger for small models, see --forward-target-s).
 Prints one table (or --json): medians over all samples, peak RSS of each process (wait4), the
 CPU, torch's MKL / oneDNN build and the thread counts. Run it through bench/peer/run.sh.
 """

@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <random>
 
+#include "kernels/cpu.h"
 #include "model/generate.h"
 #include "support/fixtures.h"
 #include "support/reference_forward.h"
@@ -144,7 +146,7 @@ TEST_P(TransformerArchTest, KvCacheDecodingEqualsFullForward) {
   EXPECT_FALSE(model.Decode(cache, std::span<const int32_t>(tokens.data(), 1), &logits).ok()) << "cache is full";
 }
 
-TEST_P(TransformerArchTest, BitIdenticalForAnyThreadCount) {
+TEST_P(TransformerArchTest, BitIdenticalForAnyThreadCountOnEverySimdPath) {
   const ModelConfig cfg = CaseConfig(GetParam());
   ModelWeights w = RandomWeights(cfg, 19, 0.08f);
   std::vector<SequenceRequest> batch;
@@ -155,20 +157,65 @@ TEST_P(TransformerArchTest, BitIdenticalForAnyThreadCount) {
     r.score_end = len - 1;
     batch.push_back(r);
   }
-  std::vector<SequenceOutput> first;
-  for (int threads : {1, 2, 3}) {
-    ThreadingContext ctx(threads);
-    Transformer model(w, ctx);
-    auto out = model.Forward(batch);
-    ASSERT_TRUE(out.ok());
-    if (threads == 1) {
-      first = *out;
-      continue;
-    }
+  auto same = [&](const std::vector<SequenceOutput>& a, const std::vector<SequenceOutput>& b, const std::string& what) {
     for (size_t s = 0; s < batch.size(); ++s) {
-      EXPECT_EQ(0, std::memcmp(first[s].logits[0].data(), (*out)[s].logits[0].data(), cfg.vocab_size * 4));
-      EXPECT_EQ(0, std::memcmp(first[s].token_logprobs.data(), (*out)[s].token_logprobs.data(),
-                               first[s].token_logprobs.size() * 4));
+      EXPECT_EQ(0, std::memcmp(a[s].logits[0].data(), b[s].logits[0].data(), cfg.vocab_size * 4)) << what;
+      EXPECT_EQ(0, std::memcmp(a[s].token_logprobs.data(), b[s].token_logprobs.data(), a[s].token_logprobs.size() * 4))
+          << what;
+    }
+  };
+  const SimdLevel saved = ActiveSimdLevel();
+  for (SimdLevel level : SupportedSimdLevels()) {
+    SetActiveSimdLevel(level);
+    std::vector<SequenceOutput> first;
+    std::array<std::vector<SequenceOutput>, 2> first_pair;
+    for (int threads : {1, 2, 3}) {
+      ThreadingContext ctx(threads);
+      Transformer model(w, ctx);
+      auto out = model.Forward(batch);
+      auto pair = model.ForwardPair(batch, 77, 1e-2f);
+      ASSERT_TRUE(out.ok() && pair.ok());
+      if (threads == 1) {
+        first = *out;
+        first_pair = *pair;
+        continue;
+      }
+      const std::string what = std::string(SimdLevelName(level)) + ", " + std::to_string(threads) + " threads";
+      same(first, *out, what);
+      same(first_pair[0], (*pair)[0], what + ", +eps");
+      same(first_pair[1], (*pair)[1], what + ", -eps");
+    }
+  }
+  SetActiveSimdLevel(saved);
+}
+
+TEST_P(TransformerArchTest, ASequenceScoresTheSameAloneAsInsideABatch) {
+  // Every kernel computes a row from that row alone (the GEMM contract of
+  // kernels/gemm.h, row-wise norms and activations, attention per sequence),
+  // so what else is in the batch never changes a sequence's bits.
+  const ModelConfig cfg = CaseConfig(GetParam());
+  ModelWeights w = RandomWeights(cfg, 23, 0.08f);
+  std::vector<SequenceRequest> batch;
+  for (int len : {33, 5, 64, 12}) {
+    SequenceRequest r;
+    r.tokens = RandomTokens(len, static_cast<int>(cfg.vocab_size), 900 + len);
+    r.logit_positions = {-1};
+    r.score_end = len - 1;
+    batch.push_back(r);
+  }
+  ThreadingContext ctx(2);
+  Transformer model(w, ctx);
+  auto together = model.ForwardPair(batch, 5, 1e-2f);
+  ASSERT_TRUE(together.ok());
+  for (size_t s = 0; s < batch.size(); ++s) {
+    auto alone = model.ForwardPair(std::span<const SequenceRequest>(&batch[s], 1), 5, 1e-2f);
+    ASSERT_TRUE(alone.ok());
+    for (int sign = 0; sign < 2; ++sign) {
+      const auto& a = (*alone)[sign][0];
+      const auto& b = (*together)[sign][s];
+      EXPECT_EQ(0, std::memcmp(a.token_logprobs.data(), b.token_logprobs.data(), a.token_logprobs.size() * 4))
+          << "sequence " << s << " sign " << sign;
+      EXPECT_EQ(0, std::memcmp(a.logits[0].data(), b.logits[0].data(), cfg.vocab_size * 4)) << "sequence " << s;
     }
   }
 }
