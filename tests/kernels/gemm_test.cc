@@ -3,21 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "core/aligned.h"
+#include "support/fixtures.h"
 
 namespace seedtune {
 namespace {
-
-std::vector<float> RandomVec(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 struct Shape {
   int64_t m, k, n;
@@ -34,7 +26,7 @@ TEST_P(GemmTest, BitEqualsTheFmaChainReferenceOnRandomShapes) {
   // multiple of nr or nc, K not a multiple of kc (several K blocks).
   for (Shape s : {Shape{1, 1, 1}, Shape{1, 64, 300}, Shape{3, 17, 5}, Shape{7, 300, 33}, Shape{130, 96, 257},
                   Shape{257, 64, 513}, Shape{64, 576, 192}, Shape{29, 1000, 70}, Shape{9, 3100, 40}, Shape{100, 0, 9}}) {
-    auto x = RandomVec(s.m * s.k, 1), w = RandomVec(s.n * s.k, 2), b = RandomVec(s.n, 3);
+    auto x = testing::UniformFloats(s.m * s.k, 1), w = testing::UniformFloats(s.n * s.k, 2), b = testing::UniformFloats(s.n, 3);
     AlignedVector<float> packed(PackedWeightFloats(s.n, s.k, nr) + 1);
     PackWeightRows(w.data(), s.n, s.k, nr, 0, packed.data());
     std::vector<float> got(s.m * s.n), want(s.m * s.n);
@@ -51,7 +43,7 @@ TEST_P(GemmTest, BitIdenticalForAnyThreadCountAndRowPlacement) {
   const SimdLevel level = GetParam();
   const int nr = GemmGeometryFor(level).nr;
   const int64_t m = 300, k = 200, n = 700;
-  auto x = RandomVec(m * k, 4), w = RandomVec(n * k, 5);
+  auto x = testing::UniformFloats(m * k, 4), w = testing::UniformFloats(n * k, 5);
   AlignedVector<float> packed(PackedWeightFloats(n, k, nr));
   PackWeightRows(w.data(), n, k, nr, 0, packed.data());
   std::vector<float> ref(m * n);
@@ -77,7 +69,7 @@ TEST_P(GemmTest, BitIdenticalForAnyThreadCountAndRowPlacement) {
 TEST_P(GemmTest, PackingPanelByPanelEqualsPackingTheWholeMatrix) {
   const int nr = GemmGeometryFor(GetParam()).nr;
   const int64_t n = 5 * nr + 3, k = 37;
-  auto w = RandomVec(n * k, 6);
+  auto w = testing::UniformFloats(n * k, 6);
   AlignedVector<float> whole(PackedWeightFloats(n, k, nr), -1.0f), pieces(whole.size(), -2.0f);
   PackWeightRows(w.data(), n, k, nr, 0, whole.data());
   for (int64_t r0 = 0; r0 < n; r0 += 2 * nr)

@@ -4,19 +4,12 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <vector>
+
+#include "support/fixtures.h"
 
 namespace seedtune {
 namespace {
-
-std::vector<float> RandomVec(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 struct Shape {
   int64_t m, k, n;
@@ -26,7 +19,7 @@ TEST(MatMulTest, MatchesScalarReferenceOnRandomShapes) {
   ThreadingContext ctx(2);
   for (Shape s : {Shape{1, 1, 1}, Shape{1, 64, 300}, Shape{3, 17, 5}, Shape{130, 96, 257}, Shape{257, 64, 513},
                   Shape{64, 576, 192}}) {
-    auto x = RandomVec(s.m * s.k, 1), w = RandomVec(s.n * s.k, 2), b = RandomVec(s.n, 3);
+    auto x = testing::UniformFloats(s.m * s.k, 1), w = testing::UniformFloats(s.n * s.k, 2), b = testing::UniformFloats(s.n, 3);
     std::vector<float> got(s.m * s.n), want(s.m * s.n);
     for (const float* bias : {static_cast<const float*>(nullptr), static_cast<const float*>(b.data())}) {
       MatMulTransB(ctx, x.data(), s.m, s.k, w.data(), s.n, bias, got.data());
@@ -39,7 +32,7 @@ TEST(MatMulTest, MatchesScalarReferenceOnRandomShapes) {
 
 TEST(MatMulTest, BitIdenticalForAnyThreadCount) {
   const int64_t m = 300, k = 200, n = 700;
-  auto x = RandomVec(m * k, 4), w = RandomVec(n * k, 5);
+  auto x = testing::UniformFloats(m * k, 4), w = testing::UniformFloats(n * k, 5);
   std::vector<float> ref(m * n);
   {
     ThreadingContext one(1);

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <random>
 #include <vector>
 #include <filesystem>
 
@@ -208,6 +209,14 @@ std::optional<std::string> WriteSst2SentencesFile(const std::string& tag, int n)
   std::getline(in, line);  // header
   for (int i = 0; i < n && std::getline(in, line); ++i) out << line.substr(0, line.find('\t')) << "\n";
   return path;
+}
+
+std::vector<float> UniformFloats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
 }
 
 }  // namespace seedtune::testing

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 #include <functional>
 #include <optional>
 #include <string>
@@ -25,6 +26,9 @@ ModelConfig TinyConfig(Architecture arch);
 // every platform): weights and embeddings uniform in [-scale, scale], norm
 // weights 1 + U[-0.1, 0.1], biases and norm biases U[-scale/5, scale/5].
 void FillRandom(ModelWeights* weights, uint64_t seed, float scale = 0.05f);
+
+// n floats uniform in [-1, 1) from std::mt19937(seed) (kernel tests' inputs).
+std::vector<float> UniformFloats(size_t n, uint32_t seed);
 
 // ModelWeights::Allocate(config) + FillRandom(seed); a test failure (and an
 // empty ModelWeights) if the config is invalid.
