@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -61,6 +62,7 @@ int RunOne(const std::string& spec) {
   const double flops = 2.0 * model.ForwardMacs(lengths, kBatch * (kSeqLen - 1));
   (void)model.Forward(batch);  // warm-up (workspace allocation)
   double best = 1e30, total = 0.0;
+  std::vector<double> times;
   for (int r = 0; r < kReps; ++r) {
     auto t0 = std::chrono::steady_clock::now();
     auto out = model.Forward(batch);
@@ -71,6 +73,7 @@ int RunOne(const std::string& spec) {
     }
     best = std::min(best, s);
     total += s;
+    times.push_back(s);
   }
   // Peak memory of loading + forward, read before the machine-limit
   // measurements below allocate their own large arrays.
@@ -82,7 +85,9 @@ int RunOne(const std::string& spec) {
   for (int r = 0; r < kReps; ++r) {
     auto t0 = std::chrono::steady_clock::now();
     (void)model.Forward(batch);
-    best = std::min(best, bench::Seconds(t0));
+    const double s = bench::Seconds(t0);
+    best = std::min(best, s);
+    times.push_back(s);
   }
   lim.Merge(bench::MeasureMachineLimits(ctx, shapes));
   const double gflops_best = flops / best / 1e9;
@@ -94,8 +99,9 @@ int RunOne(const std::string& spec) {
               kBatch * kSeqLen, 2048);
   std::printf("batch            %d x %d tokens, loss at every position (vocab projection on %d rows)\n", kBatch,
               kSeqLen, kBatch * (kSeqLen - 1));
-  std::printf("forward          best %.3f s of %d runs (mean of the first %d: %.3f s), GEMM path %s\n", best,
-              2 * kReps, kReps, total / kReps, GemmKernelName(ActiveSimdLevel()));
+  std::sort(times.begin(), times.end());
+  std::printf("forward          best %.3f s, median %.3f s of %zu runs (mean of the first %d: %.3f s), GEMM path %s\n",
+              best, times[times.size() / 2], times.size(), kReps, total / kReps, GemmKernelName(ActiveSimdLevel()));
   std::printf("throughput       %.0f tokens/s, %.1f GFLOP/s (%.2f GFLOP per pass)\n", kBatch * kSeqLen / best,
               gflops_best, flops / 1e9);
   std::printf("vs best GEMM     %.0f%% of the best library GEMM here (%.1f GFLOP/s), %.0f%% of the best GEMM of all "
