@@ -7,9 +7,6 @@
 #include <cmath>
 #include <cstring>
 #include <utility>
-#include <vector>
-
-#include "core/aligned.h"
 
 namespace seedtune {
 
@@ -219,19 +216,6 @@ void GemmPacked(ThreadingContext& ctx, SimdLevel level, const float* x, int64_t 
     if (c0 >= n) return;
     RunTile(g, micro, x, k, packed, n, bias, y, r0, std::min<int64_t>(g.mc, m - r0), c0, std::min<int64_t>(nc, n - c0));
   });
-}
-
-void GemmTransB(ThreadingContext& ctx, const float* x, int64_t m, int64_t k, const float* w, int64_t n,
-                const float* bias, float* y) {
-  const SimdLevel level = ActiveSimdLevel();
-  const int nr = GemmGeometryFor(level).nr;
-  AlignedVector<float> packed(PackedWeightFloats(n, k, nr));
-  const int64_t panels = (n + nr - 1) / nr;
-  ctx.ParallelFor(static_cast<size_t>(panels), [&](size_t p, int) {
-    const int64_t r0 = static_cast<int64_t>(p) * nr;
-    PackWeightRows(w + r0 * k, std::min<int64_t>(nr, n - r0), k, nr, r0, packed.data());
-  });
-  GemmPacked(ctx, level, x, m, k, packed.data(), n, bias, y);
 }
 
 void GemmReference(const float* x, int64_t m, int64_t k, const float* w, int64_t n, const float* bias, float* y) {

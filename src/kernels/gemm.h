@@ -53,11 +53,6 @@ void PackWeightRows(const float* src, int64_t rows, int64_t k, int nr, int64_t r
 void GemmPacked(ThreadingContext& ctx, SimdLevel level, const float* x, int64_t m, int64_t k, const float* packed,
                 int64_t n, const float* bias, float* y);
 
-// Convenience for callers holding a row-major W: packs into `scratch` (grown
-// as needed) and multiplies, at the active SIMD level.
-void GemmTransB(ThreadingContext& ctx, const float* x, int64_t m, int64_t k, const float* w, int64_t n,
-                const float* bias, float* y);
-
 // The contract's loop, plain scalar code with std::fma (test oracle).
 void GemmReference(const float* x, int64_t m, int64_t k, const float* w, int64_t n, const float* bias, float* y);
 

@@ -1,5 +1,7 @@
-// Linear layers: Y[m, n] = X[m, k] * W[n, k]^T (+ bias[n]), all row-major,
-// weights in the [out, in] layout of the model's tensor table.
+// Y[m, n] = X[m, k] * W[n, k]^T (+ bias[n]) on a row-major W, through
+// OpenBLAS. The forward pass uses it only for decoding (a row or two, where a
+// matrix-vector product reads W once); linear layers otherwise run on
+// kernels/gemm.h over packed weights.
 #pragma once
 
 #include <cstdint>

@@ -98,20 +98,24 @@ const float* Transformer::Weight(int tensor, int stream, Slot slot) {
   return slot_buf_[slot][stream].data();
 }
 
-const float* const* Transformer::PackedWeight(int tensor) {
-  if (packed_tensor_ != tensor) {
-    const TensorSpec& spec = weights_.specs()[tensor];
-    const int64_t rows = spec.shape[0], cols = spec.numel() / rows;
-    float* dst[2];
-    for (int s = 0; s < streams_; ++s) {
-      Grow(packed_[s], PackedWeightFloats(rows, cols, nr_));
-      dst[s] = packed_[s].data();
-    }
-    PackRows(tensor, 0, rows, cols, dst);
-    packed_tensor_ = tensor;
+std::array<const float*, 2> Transformer::PackedWeight(int tensor) {
+  const TensorSpec& spec = weights_.specs()[tensor];
+  const int64_t rows = spec.shape[0], cols = spec.numel() / rows;
+  float* dst[2] = {nullptr, nullptr};
+  for (int s = 0; s < streams_; ++s) {
+    Grow(packed_[s], PackedWeightFloats(rows, cols, nr_));
+    dst[s] = packed_[s].data();
   }
-  for (int s = 0; s < streams_; ++s) packed_ptr_[s] = packed_[s].data();
-  return packed_ptr_;
+  PackRows(tensor, 0, rows, cols, dst);
+  return {dst[0], dst[1]};
+}
+
+void Transformer::PerturbElements(uint64_t first, int64_t n, const float* theta, float* const* dst) {
+  if (streams_ == 2 && scale_[1] == -scale_[0]) {
+    PerturbPairZ(seed_, first, n, dist_, scale_[0], theta, dst[0], dst[1]);
+  } else {
+    for (int s = 0; s < streams_; ++s) PerturbZ(seed_, first, n, dist_, scale_[s], theta, dst[s]);
+  }
 }
 
 void Transformer::PackRows(int tensor, int64_t row0, int64_t rows, int64_t k, float* const* dst) {
@@ -135,12 +139,7 @@ void Transformer::PackRows(int tensor, int64_t row0, int64_t rows, int64_t k, fl
     // theta + s*eps*z of these rows in the canonical order, then into panels
     // (the scratch is a thread's own and stays in its cache).
     float* src[2] = {pack_scratch_[thread][0].data(), pack_scratch_[thread][1].data()};
-    const uint64_t first = canon + static_cast<uint64_t>(r0 * k);
-    if (streams_ == 2 && scale_[1] == -scale_[0]) {
-      PerturbPairZ(seed_, first, len, dist_, scale_[0], theta + r0 * k, src[0], src[1]);
-    } else {
-      for (int s = 0; s < streams_; ++s) PerturbZ(seed_, first, len, dist_, scale_[s], theta + r0 * k, src[s]);
-    }
+    PerturbElements(canon + static_cast<uint64_t>(r0 * k), len, theta + r0 * k, src);
     for (int s = 0; s < streams_; ++s) PackWeightRows(src[s], n, k, nr_, r0, dst[s]);
   });
 }
@@ -151,13 +150,8 @@ void Transformer::PerturbRange(int tensor, int64_t first, int64_t n, float* cons
   const size_t tasks = static_cast<size_t>((n + kPerturbChunk - 1) / kPerturbChunk);
   ctx_.ParallelFor(tasks, [&](size_t t, int) {
     const int64_t lo = static_cast<int64_t>(t) * kPerturbChunk, len = std::min(kPerturbChunk, n - lo);
-    if (streams_ == 2 && scale_[1] == -scale_[0]) {
-      PerturbPairZ(seed_, canon + static_cast<uint64_t>(lo), len, dist_, scale_[0], theta + lo, dst[0] + lo,
-                   dst[1] + lo);
-    } else {
-      for (int s = 0; s < streams_; ++s)
-        PerturbZ(seed_, canon + static_cast<uint64_t>(lo), len, dist_, scale_[s], theta + lo, dst[s] + lo);
-    }
+    float* part[2] = {dst[0] + lo, streams_ == 2 ? dst[1] + lo : nullptr};
+    PerturbElements(canon + static_cast<uint64_t>(lo), len, theta + lo, part);
   });
 }
 
@@ -185,7 +179,7 @@ void Transformer::Linear(int w, int b, const float* in, int64_t rows, int64_t in
     MatMulTransB(ctx_, in, rows, in_dim, weights_.data(w), out_dim, b >= 0 ? weights_.data(b) : nullptr, out);
     return;
   }
-  const float* const* packed = PackedWeight(w);
+  const std::array<const float*, 2> packed = PackedWeight(w);
   for (int s = 0; s < streams_; ++s) {
     const float* bp = b >= 0 ? Weight(b, s, kVectorSlotA) : nullptr;
     GemmPacked(ctx_, level_, in + s * rows * in_dim, rows, in_dim, packed[s], out_dim, bp, out + s * rows * out_dim);
@@ -228,7 +222,6 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
   ws_keys_ = max_keys;
   level_ = ActiveSimdLevel();
   nr_ = GemmGeometryFor(level_).nr;
-  packed_tensor_ = -1;
   for (int& t : slot_tensor_) t = -1;
   if (pack_scratch_.size() != static_cast<size_t>(ctx_.num_threads())) pack_scratch_.resize(ctx_.num_threads());
   // Spans of every stream: stream s's copy of a sequence starts s*T rows later.

@@ -107,9 +107,9 @@ class Transformer {
     int64_t len = 0;   // new tokens
     int64_t past = 0;  // positions already in the cache (0 without cache)
   };
-  // Scratch slots for materialised perturbed tensors: a matrix and up to two
-  // vectors (bias, or LayerNorm weight + bias) are alive at once.
-  enum Slot { kMatrixSlot = 0, kVectorSlotA = 1, kVectorSlotB = 2, kNumSlots = 3 };
+  // Scratch slots for materialised perturbed vectors: up to two (bias, or
+  // LayerNorm weight + bias) are alive at once. Matrices go to packed_.
+  enum Slot { kVectorSlotA = 0, kVectorSlotB = 1, kNumSlots = 2 };
 
   StatusOr<std::vector<SequenceOutput>> Run(std::span<const SequenceRequest> batch, int streams);
   // Runs embeddings + all blocks + final norm over packed rows, for every
@@ -122,8 +122,12 @@ class Transformer {
   // The tensor as stream `stream` sees it (master, or perturbed in a slot).
   const float* Weight(int tensor, int stream, Slot slot);
   // The matrix `tensor` in the GEMM's packed layout, one copy per stream
-  // (perturbed when the run is), packed once per use.
-  const float* const* PackedWeight(int tensor);
+  // (perturbed when the run is), packed anew at each use.
+  std::array<const float*, 2> PackedWeight(int tensor);
+  // theta + scale_s * z for canonical elements [first, first + n), theta
+  // pointing at element `first`, into dst[s] for every stream; z is generated
+  // once for a +-eps pair.
+  void PerturbElements(uint64_t first, int64_t n, const float* theta, float* const* dst);
   // Rows [row0, row0 + rows) of matrix `tensor` (k columns), as every stream
   // sees them, packed into dst[s] (panel rows relative to row0). A perturbed
   // row block is generated in the canonical order into per-thread scratch and
@@ -142,14 +146,12 @@ class Transformer {
   uint64_t seed_ = 0;
   ZDistribution dist_ = ZDistribution::kGaussian;
   float scale_[2] = {0.0f, 0.0f};
-  int slot_tensor_[kNumSlots] = {-1, -1, -1};
+  int slot_tensor_[kNumSlots] = {-1, -1};
   std::vector<float> slot_buf_[kNumSlots][2];
   // GEMM path of the run in progress and its packed weights.
   SimdLevel level_ = SimdLevel::kScalar;
   int nr_ = 16;
-  int packed_tensor_ = -1;
   AlignedVector<float> packed_[2];
-  const float* packed_ptr_[2] = {nullptr, nullptr};
   std::vector<std::array<AlignedVector<float>, 2>> pack_scratch_;  // per thread, per stream
   // Workspace, grown on demand (rows x width).
   int64_t ws_keys_ = 0;
