@@ -40,12 +40,13 @@ void ThreadingContext::RunTasks(uint32_t gen, int thread_index) {
   uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
     if (static_cast<uint32_t>(s >> 32) != gen) return;
-    // Read after seeing `gen`; if the job changed since, the CAS fails.
-    const size_t n = num_tasks_.load(std::memory_order_relaxed);
+    // Read after seeing `gen`. Run closes the generation before it rewrites
+    // these fields, so fields of a later job mean the CAS below fails.
+    const size_t n = num_tasks_.load(std::memory_order_acquire);
     const uint32_t task = static_cast<uint32_t>(s);
     if (task >= n) return;
-    void* fn = job_fn_.load(std::memory_order_relaxed);
-    auto* call = job_call_.load(std::memory_order_relaxed);
+    void* fn = job_fn_.load(std::memory_order_acquire);
+    auto* call = job_call_.load(std::memory_order_acquire);
     if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
     call(fn, task, thread_index);
     done_.fetch_add(1, std::memory_order_acq_rel);
@@ -78,11 +79,17 @@ void ThreadingContext::Run(size_t num_tasks, Job job) {
     for (size_t t = 0; t < num_tasks; ++t) job.call(job.fn, t, 0);
     return;
   }
-  job_fn_.store(job.fn, std::memory_order_relaxed);
-  job_call_.store(job.call, std::memory_order_relaxed);
-  num_tasks_.store(num_tasks, std::memory_order_relaxed);
+  // First a new generation whose next task is past any job's end: a worker
+  // still holding the previous generation's state can no longer claim (its
+  // CAS fails), even after it reads the new job's fields. Then the fields,
+  // then the job itself under one more generation.
+  const uint32_t closed = static_cast<uint32_t>(state_.load(std::memory_order_relaxed) >> 32) + 1;
+  state_.store(Pack(closed, kClosedTask), std::memory_order_seq_cst);
+  job_fn_.store(job.fn, std::memory_order_release);
+  job_call_.store(job.call, std::memory_order_release);
+  num_tasks_.store(num_tasks, std::memory_order_release);
   done_.store(0, std::memory_order_relaxed);
-  const uint32_t gen = static_cast<uint32_t>(state_.load(std::memory_order_relaxed) >> 32) + 1;
+  const uint32_t gen = closed + 1;
   state_.store(Pack(gen, 0), std::memory_order_release);
   state_.notify_all();
   RunTasks(gen, 0);

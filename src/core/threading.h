@@ -57,6 +57,8 @@ class ThreadingContext {
   void WorkerLoop(int thread_index);
 
   static constexpr uint64_t Pack(uint32_t gen, uint32_t next) { return (uint64_t{gen} << 32) | next; }
+  // Next-task value of a closed generation (no job has that many tasks).
+  static constexpr uint32_t kClosedTask = 0xffffffffu;
 
   int num_threads_;
   std::vector<std::thread> workers_;
