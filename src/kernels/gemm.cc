@@ -185,13 +185,22 @@ size_t PackedWeightFloats(int64_t n, int64_t k, int nr) {
 }
 
 void PackWeightRows(const float* src, int64_t rows, int64_t k, int nr, int64_t row0, float* packed) {
+  // Blocks of kBlock columns: each source row is read a cache line at a time
+  // and the block's nr x kBlock destination (a few KB) stays in L1, where a
+  // column-at-a-time gather would touch nr lines per column.
+  constexpr int64_t kBlock = 16;
   for (int64_t r0 = 0; r0 < rows; r0 += nr) {
     float* panel = packed + ((row0 + r0) / nr) * nr * k;
     const int64_t live = std::min<int64_t>(nr, rows - r0);
-    for (int64_t c = 0; c < k; ++c) {
-      float* dst = panel + c * nr;
-      for (int64_t r = 0; r < live; ++r) dst[r] = src[(r0 + r) * k + c];
-      for (int64_t r = live; r < nr; ++r) dst[r] = 0.0f;
+    for (int64_t c0 = 0; c0 < k; c0 += kBlock) {
+      const int64_t width = std::min(kBlock, k - c0);
+      for (int64_t r = 0; r < live; ++r) {
+        const float* row = src + (r0 + r) * k + c0;
+        float* dst = panel + c0 * nr + r;
+        for (int64_t j = 0; j < width; ++j) dst[j * nr] = row[j];
+      }
+      for (int64_t r = live; r < nr; ++r)
+        for (int64_t j = 0; j < width; ++j) panel[(c0 + j) * nr + r] = 0.0f;
     }
   }
 }
@@ -207,14 +216,24 @@ void GemmPacked(ThreadingContext& ctx, SimdLevel level, const float* x, int64_t 
   const GemmGeometry g = GemmGeometryFor(level);
   const MicroFn* micro = TableFor(level);
   // Column tiles of equal width (whole panels), at most nc wide.
-  const int64_t row_tiles = (m + g.mc - 1) / g.mc, col_tiles = (n + g.nc - 1) / g.nc;
+  const int64_t col_tiles = (n + g.nc - 1) / g.nc;
   const int64_t panels = (n + g.nr - 1) / g.nr, tile_panels = (panels + col_tiles - 1) / col_tiles;
   const int64_t nc = tile_panels * g.nr;
+  // Row tiles of whole micro-rows, about mc rows each, as many as makes the
+  // task count a multiple of the thread count (19 tasks on 2 threads would
+  // leave one thread idle for a twentieth of the product), their sizes
+  // differing by at most one micro-row. Tiling never changes a result.
+  const int64_t units = (m + g.mr - 1) / g.mr, unit_per_tile = g.mc / g.mr;
+  int64_t row_tiles = (units + unit_per_tile - 1) / unit_per_tile;
+  const int64_t threads = std::max(1, ctx.num_threads());
+  while ((row_tiles * col_tiles) % threads != 0 && row_tiles < units) ++row_tiles;
   ctx.ParallelFor(static_cast<size_t>(row_tiles * col_tiles), [&](size_t task, int) {
     const int64_t rt = static_cast<int64_t>(task) % row_tiles, ct = static_cast<int64_t>(task) / row_tiles;
-    const int64_t r0 = rt * g.mc, c0 = ct * nc;
-    if (c0 >= n) return;
-    RunTile(g, micro, x, k, packed, n, bias, y, r0, std::min<int64_t>(g.mc, m - r0), c0, std::min<int64_t>(nc, n - c0));
+    const int64_t r0 = std::min(m, rt * units / row_tiles * g.mr);
+    const int64_t r1 = std::min(m, (rt + 1) * units / row_tiles * g.mr);
+    const int64_t c0 = ct * nc;
+    if (c0 >= n || r1 <= r0) return;
+    RunTile(g, micro, x, k, packed, n, bias, y, r0, r1 - r0, c0, std::min<int64_t>(nc, n - c0));
   });
 }
 
