@@ -47,7 +47,8 @@ void ApplyRope(float* x, int64_t rows, int64_t row_stride, int64_t num_heads, in
 // q (stride q_stride), at positions past .. past+len-1. Keys/values: rows
 // 0 .. past+len-1 at k / v (strides kv_stride). Query i attends to keys
 // 0 .. past+i. Output: `len` rows of head_dim at out (stride out_stride).
-// scratch: at least past+len floats.
+// scratch: at least past+len floats. out may be q itself (same strides): each
+// query row is read in full before its output row is written.
 void AttentionHead(const float* q, int64_t q_stride, const float* k, const float* v, int64_t kv_stride, int64_t past,
                    int64_t len, int64_t head_dim, float scale, float* out, int64_t out_stride, float* scratch);
 void AttentionHeadReference(const float* q, int64_t q_stride, const float* k, const float* v, int64_t kv_stride,

@@ -20,7 +20,10 @@ constexpr int64_t kRowChunk = 16;
 // Vocabulary rows of the output projection per tile (the LM head is computed
 // tile by tile with an online log-sum-exp; a perturbed tile is materialised
 // once for all rows).
-constexpr int64_t kVocabTile = 2048;
+constexpr int64_t kVocabTile = 512;
+// Rows of the up projection held at once (ff2_), folded into the gate rows
+// chunk by chunk; large enough that the GEMM's tiles stay full.
+constexpr int64_t kUpRows = 512;
 // Elements per task when materialising a perturbed tensor (a multiple of the
 // 64-element z group, so tasks start on group boundaries).
 constexpr int64_t kPerturbChunk = 16384;
@@ -64,19 +67,28 @@ Transformer::Transformer(const ModelWeights& weights, ThreadingContext& ctx) : w
   InitBlasSingleThreaded();
 }
 
-void Transformer::EnsureWorkspace(int64_t rows, int64_t max_keys) {
+void Transformer::EnsureWorkspace(int64_t rows, int64_t rows_per_stream, int64_t max_keys) {
   const ModelConfig& c = config();
   const int64_t d = c.hidden_size, qd = c.num_heads * c.head_dim, kvd = c.num_kv_heads * c.head_dim;
+  const ModelTensors& ix = weights_.index();
+  const bool fused_qkv = !ix.blocks.empty() && ix.blocks[0].qkv_w >= 0;
+  const bool gated = !ix.blocks.empty() && ix.blocks[0].gate_w >= 0;
+  const bool parallel_residual = c.arch == Architecture::kNeox && c.use_parallel_residual;
   const auto r = static_cast<size_t>(rows);
+  // Sized to what each buffer holds, since the pair's two streams make the
+  // workspace the largest allocation after the weights: q_ also receives the
+  // attention output (each query row is read before its output row is
+  // written), h_ also the attention output unless a parallel residual
+  // still needs it beside the MLP input, hidden_ also the MLP output (it holds the final states only
+  // after the last block), and the up projection runs one stream at a time.
   Grow(x_, r * d);
   Grow(h_, r * d);
   Grow(q_, r * qd);
   Grow(k_, r * kvd);
   Grow(v_, r * kvd);
-  Grow(attn_, r * qd);
-  Grow(tmp_, r * std::max<int64_t>(3 * d, qd + 2 * kvd));
+  if (fused_qkv || parallel_residual) Grow(tmp_, r * (fused_qkv ? std::max<int64_t>(3 * d, qd + 2 * kvd) : d));
   Grow(ff1_, r * c.intermediate_size);
-  Grow(ff2_, r * std::max<int64_t>(c.intermediate_size, d));
+  if (gated) Grow(ff2_, static_cast<size_t>(std::min(rows_per_stream, kUpRows) * c.intermediate_size));
   Grow(rope_, r * std::max<int64_t>(c.rotary_dim, 1));
   Grow(scores_, static_cast<size_t>(ctx_.num_threads() * max_keys));
   Grow(hidden_, r * d);
@@ -205,7 +217,7 @@ void Transformer::Attention(int64_t layer, std::span<const SeqSpan> spans, KvCac
       vbase = v_.data() + s.row * kvd + kvh * hd;
     }
     AttentionHead(q_.data() + s.row * qd + h * hd, qd, kbase, vbase, kvd, s.past, s.len, hd, scale,
-                  attn_.data() + s.row * qd + h * hd, qd, scores_.data() + thread * max_keys);
+                  q_.data() + s.row * qd + h * hd, qd, scores_.data() + thread * max_keys);
   });
 }
 
@@ -218,7 +230,7 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
   const int64_t qd = nh * hd, kvd = kvh * hd, f = c.intermediate_size;
   int64_t max_keys = 0;
   for (const auto& s : spans_one) max_keys = std::max(max_keys, s.past + s.len);
-  EnsureWorkspace(R, max_keys);
+  EnsureWorkspace(R, T, max_keys);
   ws_keys_ = max_keys;
   level_ = ActiveSimdLevel();
   nr_ = GemmGeometryFor(level_).nr;
@@ -288,10 +300,26 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
   auto mlp = [&](const BlockTensors& b, const float* in, float* out) {
     if (b.gate_w >= 0) {
       Linear(b.gate_w, -1, in, T, d, f, ff1_.data());
-      Linear(b.up_w, -1, in, T, d, f, ff2_.data());
-      ForRowChunks(ctx_, R, [&](int64_t r0, int64_t n) {
-        for (int64_t r = r0; r < r0 + n; ++r) SiluMul(ff1_.data() + r * f, ff2_.data() + r * f, f, ff1_.data() + r * f);
-      });
+      // The up projection kUpRows rows at a time into ff2_, each chunk folded
+      // into its gate rows right away.
+      const bool gemv = !perturbed_ && T <= kGemvRows;  // as in Linear
+      std::array<const float*, 2> up = {nullptr, nullptr};
+      if (!gemv) up = PackedWeight(b.up_w);
+      for (int64_t st = 0; st < S; ++st) {
+        for (int64_t c0 = 0; c0 < T; c0 += kUpRows) {
+          const int64_t rows = std::min(kUpRows, T - c0);
+          const float* x = in + (st * T + c0) * d;
+          if (gemv) {
+            MatMulTransB(ctx_, x, rows, d, weights_.data(b.up_w), f, nullptr, ff2_.data());
+          } else {
+            GemmPacked(ctx_, level_, x, rows, d, up[st], f, nullptr, ff2_.data());
+          }
+          float* gate = ff1_.data() + (st * T + c0) * f;
+          ForRowChunks(ctx_, rows, [&](int64_t r0, int64_t n) {
+            for (int64_t r = r0; r < r0 + n; ++r) SiluMul(gate + r * f, ff2_.data() + r * f, f, gate + r * f);
+          });
+        }
+      }
     } else {
       Linear(b.up_w, b.up_b, in, T, d, f, ff1_.data());
       ForRowChunks(ctx_, R, [&](int64_t r0, int64_t n) {
@@ -349,26 +377,29 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
       std::memcpy(cache->values(l) + sp.past * kvd, v_.data(), T * kvd * sizeof(float));
     }
     Attention(l, spans, cache);
-    Linear(b.o_w, b.o_b, attn_.data(), T, qd, d, tmp_.data());
+    // The attention input (h_) is dead once q, k, v are projected.
+    const bool parallel_residual = c.arch == Architecture::kNeox && c.use_parallel_residual;
+    float* attn_out = parallel_residual ? tmp_.data() : h_.data();
+    Linear(b.o_w, b.o_b, q_.data(), T, qd, d, attn_out);
 
     // ---- residual + MLP
     if (post_ln) {  // OPT-350m: x = LN(x + attn(x)); x = LN(x + mlp(x))
-      add_rows(tmp_.data(), x_.data());
+      add_rows(attn_out, x_.data());
       Norm(b.attn_norm_w, b.attn_norm_b, x_.data(), h_.data(), T);
-      mlp(b, h_.data(), ff2_.data());
-      add_rows(ff2_.data(), h_.data());
+      mlp(b, h_.data(), hidden_.data());
+      add_rows(hidden_.data(), h_.data());
       Norm(b.mlp_norm_w, b.mlp_norm_b, h_.data(), x_.data(), T);
-    } else if (c.arch == Architecture::kNeox && c.use_parallel_residual) {
+    } else if (parallel_residual) {
       // x = x + attn(ln1(x)) + mlp(ln2(x)), summed as HF does: (mlp + attn) + x.
       Norm(b.mlp_norm_w, b.mlp_norm_b, x_.data(), h_.data(), T);
-      mlp(b, h_.data(), ff2_.data());
-      add_rows(tmp_.data(), ff2_.data());
-      add_rows(ff2_.data(), x_.data());
+      mlp(b, h_.data(), hidden_.data());
+      add_rows(attn_out, hidden_.data());
+      add_rows(hidden_.data(), x_.data());
     } else {
-      add_rows(tmp_.data(), x_.data());
+      add_rows(attn_out, x_.data());
       Norm(b.mlp_norm_w, b.mlp_norm_b, x_.data(), h_.data(), T);
-      mlp(b, h_.data(), ff2_.data());
-      add_rows(ff2_.data(), x_.data());
+      mlp(b, h_.data(), hidden_.data());
+      add_rows(hidden_.data(), x_.data());
     }
   }
 
@@ -491,7 +522,7 @@ StatusOr<std::vector<SequenceOutput>> Transformer::Run(std::span<const SequenceR
   for (int st = 0; st < streams; ++st)
     for (int64_t i = 0; i < nr; ++i)
       std::memcpy(h_.data() + (st * nr + i) * d, hidden_.data() + (st * T + rows[i].row) * d, d * sizeof(float));
-  Grow(logits_, static_cast<size_t>(streams * nr * kVocabTile));
+  Grow(logits_, static_cast<size_t>(nr * kVocabTile));  // one stream's tile at a time
   std::vector<float> tile_lse(static_cast<size_t>(streams * nr * tiles));
   std::vector<float> target_logit(static_cast<size_t>(streams * nr), 0.0f);
   for (int64_t j = 0; j < tiles; ++j) {
@@ -503,19 +534,20 @@ StatusOr<std::vector<SequenceOutput>> Transformer::Run(std::span<const SequenceR
       dst[st] = out_tile_[st].data();
     }
     PackRows(output, v0, vn, d, dst);
-    for (int st = 0; st < streams; ++st)
-      GemmPacked(ctx_, level_, h_.data() + st * nr * d, nr, d, dst[st], vn, nullptr, logits_.data() + st * nr * vn);
-    ctx_.ParallelFor(static_cast<size_t>(streams * nr), [&](size_t task, int) {
-      const int64_t st = static_cast<int64_t>(task) / nr, i = static_cast<int64_t>(task) % nr;
-      const OutRow& r = rows[i];
-      const float* lg = logits_.data() + (st * nr + i) * vn;
-      SequenceOutput& o = out[st * nseq + r.seq];
-      for (size_t slot : r.logit_slots) std::memcpy(o.logits[slot].data() + v0, lg, vn * sizeof(float));
-      if (r.score_slot >= 0) {
-        tile_lse[(st * nr + i) * tiles + j] = LogSumExp(lg, vn);
-        if (r.target >= v0 && r.target < v0 + vn) target_logit[st * nr + i] = lg[r.target - v0];
-      }
-    });
+    for (int st = 0; st < streams; ++st) {
+      GemmPacked(ctx_, level_, h_.data() + st * nr * d, nr, d, dst[st], vn, nullptr, logits_.data());
+      ctx_.ParallelFor(static_cast<size_t>(nr), [&](size_t task, int) {
+        const int64_t i = static_cast<int64_t>(task);
+        const OutRow& r = rows[i];
+        const float* lg = logits_.data() + i * vn;
+        SequenceOutput& o = out[st * nseq + r.seq];
+        for (size_t slot : r.logit_slots) std::memcpy(o.logits[slot].data() + v0, lg, vn * sizeof(float));
+        if (r.score_slot >= 0) {
+          tile_lse[(st * nr + i) * tiles + j] = LogSumExp(lg, vn);
+          if (r.target >= v0 && r.target < v0 + vn) target_logit[st * nr + i] = lg[r.target - v0];
+        }
+      });
+    }
   }
   for (int64_t st = 0; st < streams; ++st) {
     for (int64_t i = 0; i < nr; ++i) {

@@ -136,7 +136,7 @@ class Transformer {
   // theta + scale_s * z for elements [first, first + n) of tensor `tensor`
   // (canonical offsets), for every stream, into dst[s] (n floats each).
   void PerturbRange(int tensor, int64_t first, int64_t n, float* const* dst);
-  void EnsureWorkspace(int64_t rows, int64_t max_keys);
+  void EnsureWorkspace(int64_t rows, int64_t rows_per_stream, int64_t max_keys);
 
   const ModelWeights& weights_;
   ThreadingContext& ctx_;
@@ -155,7 +155,7 @@ class Transformer {
   std::vector<std::array<AlignedVector<float>, 2>> pack_scratch_;  // per thread, per stream
   // Workspace, grown on demand (rows x width).
   int64_t ws_keys_ = 0;
-  std::vector<float> x_, h_, q_, k_, v_, attn_, tmp_, ff1_, ff2_, rope_, scores_, hidden_, logits_;
+  std::vector<float> x_, h_, q_, k_, v_, tmp_, ff1_, ff2_, rope_, scores_, hidden_, logits_;
   AlignedVector<float> out_tile_[2];
   std::vector<int64_t> positions_;
 };

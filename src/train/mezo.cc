@@ -33,9 +33,9 @@ std::vector<int64_t> StepBatch(uint64_t run_seed, int64_t step, int batch_size, 
 
 namespace {
 
-StatusOr<MezoEvalLog> Evaluate(ModelWeights* weights, ThreadingContext& ctx, std::span<const EncodedExample> dev,
-                               Objective objective, const MezoOptions& o, int64_t step) {
-  Transformer model(*weights, ctx);
+StatusOr<MezoEvalLog> Evaluate(Transformer& model, ModelWeights* weights, ThreadingContext& ctx,
+                               std::span<const EncodedExample> dev, Objective objective, const MezoOptions& o,
+                               int64_t step) {
   ASSIGN_OR_RETURN(EvalResult r, EvaluateDataset(model, dev, objective, o.eval_batch));
   MezoEvalLog log;
   log.step = step;
@@ -56,9 +56,13 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
   if (!(o.eps > 0.0f)) return InvalidArgument("MeZO: eps must be positive, got {}", o.eps);
   MezoResult result;
   double best_metric = -INFINITY;
+  // One model view for the whole run, dev evaluations included: updates
+  // change the weights in place, and its workspaces and perturbation scratch
+  // are allocated once (a second view would hold a second workspace).
+  Transformer model(*weights, ctx);
   auto evaluate = [&](int64_t step) -> Status {
     if (dev.empty()) return Status::Ok();
-    ASSIGN_OR_RETURN(MezoEvalLog log, Evaluate(weights, ctx, dev, objective, o, step));
+    ASSIGN_OR_RETURN(MezoEvalLog log, Evaluate(model, weights, ctx, dev, objective, o, step));
     if (log.metric > best_metric) {
       best_metric = log.metric;
       result.best_step = step;
@@ -71,9 +75,6 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
 
   BatchOptions bopts;
   bopts.gold_only = objective == Objective::kLanguageModel;
-  // One model view for the whole run: updates change the weights in place, and
-  // its workspaces and perturbation scratch are then allocated once.
-  Transformer model(*weights, ctx);
   for (int64_t step = std::max<int64_t>(1, o.first_step); step <= o.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<EncodedExample> batch;
@@ -113,6 +114,9 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
   // Keep the best state: rebuild it from the base by replaying the log.
   if (o.keep_best && !result.evals.empty() && result.best_step != o.steps) {
     if (!cb.load_base) return FailedPrecondition("MeZO keep_best: no way to reload the base weights");
+    // The trained state is not needed to rebuild the best one; releasing it
+    // first keeps the peak at one copy of the weights.
+    *weights = ModelWeights();
     ASSIGN_OR_RETURN(ModelWeights base, cb.load_base());
     std::vector<ZUpdate> replay;
     for (const auto& s : result.steps)

@@ -73,9 +73,20 @@ uint64_t ModelFingerprint(const ModelWeights& weights, ThreadingContext& ctx) {
   std::vector<std::vector<float>> scratch(static_cast<size_t>(ctx.num_threads()));
   ctx.ParallelFor(static_cast<size_t>(chunks), [&](size_t c, int thread) {
     const int64_t lo = static_cast<int64_t>(c) * kChunk, hi = std::min(n, lo + kChunk);
+    // Hashed in place when the chunk's elements are contiguous in memory
+    // (tensors laid out back to back), so no 4 MB copy per thread is needed.
+    const size_t t_first = first_tensor[c];
+    const float* start = weights.data(t_first) + (lo - weights.canonical_index(t_first));
+    bool contiguous = true;
+    for (size_t t = t_first + 1; t < weights.num_tensors() && weights.canonical_index(t) < hi; ++t)
+      contiguous = contiguous && weights.data(t) == start + (weights.canonical_index(t) - lo);
+    if (contiguous) {
+      digests[c] = HashBytes(reinterpret_cast<const uint8_t*>(start), static_cast<uint64_t>(hi - lo) * 4, 0);
+      return;
+    }
     auto& buf = scratch[thread];
     buf.resize(static_cast<size_t>(hi - lo));
-    for (size_t t = first_tensor[c]; t < weights.num_tensors(); ++t) {
+    for (size_t t = t_first; t < weights.num_tensors(); ++t) {
       const int64_t t0 = weights.canonical_index(t), t1 = t0 + weights.specs()[t].numel();
       if (t0 >= hi) break;
       const int64_t a = std::max(lo, t0), b = std::min(hi, t1);

@@ -124,6 +124,24 @@ TEST_P(KernelTest, AttentionHeadMatchesReference) {
   }
 }
 
+TEST_P(KernelTest, AttentionHeadMayWriteOverItsQueries) {
+  // The transformer writes each head's output over its queries (several
+  // heads interleaved in one row, as there): in place must equal out of place.
+  for (int64_t hd : {64, 8, 12}) {
+    const int64_t heads = 3, stride = heads * hd, past = 5, len = 17, keys = past + len;
+    auto q = RandomVec(len * stride, 30 + hd), k = RandomVec(keys * stride, 31 + hd),
+         v = RandomVec(keys * stride, 32 + hd);
+    std::vector<float> apart(len * stride, -1.0f), scratch(keys), inplace = q;
+    for (int64_t h = 0; h < heads; ++h) {
+      AttentionHead(q.data() + h * hd, stride, k.data() + h * hd, v.data() + h * hd, stride, past, len, hd, 0.125f,
+                    apart.data() + h * hd, stride, scratch.data());
+      AttentionHead(inplace.data() + h * hd, stride, k.data() + h * hd, v.data() + h * hd, stride, past, len, hd,
+                    0.125f, inplace.data() + h * hd, stride, scratch.data());
+    }
+    EXPECT_EQ(inplace, apart) << "head_dim " << hd;
+  }
+}
+
 TEST_P(KernelTest, AttentionIsCausal) {
   // Changing key/value rows after position past+i must not change output row i.
   const int64_t hd = 16, len = 6;

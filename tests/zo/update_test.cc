@@ -68,6 +68,23 @@ TEST(FingerprintTest, IndependentOfThreadsAndSensitiveToOneBit) {
   EXPECT_NE(f, ModelFingerprint(w, one));
 }
 
+TEST(FingerprintTest, IsTheHashOfAllWeightsInCanonicalOrder) {
+  // Over 1M parameters so that hash chunks straddle tensors: whether a chunk
+  // is hashed in place or gathered first, the fingerprint is HashFloats of
+  // the canonical concatenation.
+  ModelConfig config = testing::TinyConfig(Architecture::kLlama);
+  config.vocab_size = 40000;
+  ModelWeights w = testing::RandomWeights(config, 4);
+  ASSERT_GT(w.num_params(), int64_t{1} << 21);
+  std::vector<float> all;
+  for (size_t t = 0; t < w.num_tensors(); ++t) {
+    ASSERT_EQ(w.canonical_index(t), static_cast<int64_t>(all.size()));
+    all.insert(all.end(), w.data(t), w.data(t) + w.specs()[t].numel());
+  }
+  ThreadingContext two(2);
+  EXPECT_EQ(ModelFingerprint(w, two), HashFloats(all.data(), static_cast<int64_t>(all.size())));
+}
+
 // SPSA on a quadratic: E[((f(x+eps z) - f(x-eps z)) / 2eps) z] = grad f(x).
 TEST(SpsaTest, AveragedEstimateConvergesToTrueGradient) {
   const int d = 64;
