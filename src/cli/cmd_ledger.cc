@@ -1,4 +1,4 @@
-// seedtune ledger show | verify | export (docs/ledger.md).
+// seedtune ledger show | verify | export | repair (docs/ledger.md).
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -46,7 +46,20 @@ CommandRunner RegisterLedger(CLI::App& app) {
   exp->add_flag("--no-snapshots", a->no_snapshots,
                 "Replay every record from the base instead of starting at the latest usable snapshot");
   exp->add_option("--threads", a->threads, "Worker threads");
-  return [a, show, verify, exp]() -> int {
+  auto* repair = cmd->add_subcommand(
+      "repair",
+      "Save a damaged ledger's valid prefix as the ledger, keeping the original as FILE.damaged-N (never truncated)");
+  repair->add_option("file", a->file, "Ledger file")->required();
+  return [a, show, verify, exp, repair]() -> int {
+    if (repair->parsed()) {
+      auto before = ReadLedger(a->file);
+      if (!before.ok()) return Fail("ledger repair", before.status());
+      auto kept = RepairLedger(a->file);
+      if (!kept.ok()) return Fail("ledger repair", kept.status());
+      std::fprintf(stderr, "%s: kept the original as %s; the ledger now holds its %zu valid records (%s)\n",
+                   a->file.c_str(), kept->c_str(), before->records.size(), before->tail_problem.c_str());
+      return 0;
+    }
     auto contents = ReadLedger(a->file);
     if (!contents.ok()) return Fail("ledger", contents.status());
     if (!contents->tail_problem.empty())

@@ -212,9 +212,10 @@ CommandRunner RegisterSimulate(CLI::App& app) {
           return Fail("simulate", FailedPrecondition("{}: the ledger records a different run ({} {} seed {}); resume "
                                                      "with the same options",
                                                      a->ledger, old.algorithm, old.hyperparameters, old.run_seed));
+        if (Status ok = CheckAppendable(*contents, a->ledger); !ok.ok()) return Fail("simulate", ok);
         if (!contents->tail_problem.empty())
-          std::fprintf(stderr, "resume: %s: %s; continuing after the valid prefix\n", a->ledger.c_str(),
-                       contents->tail_problem.c_str());
+          std::fprintf(stderr, "resume: %s: %s; dropping it and continuing after the valid prefix\n",
+                       a->ledger.c_str(), contents->tail_problem.c_str());
         for (size_t i = 0; i < contents->records.size(); ++i) {
           if (contents->records[i].round != i + 1)
             return Fail("simulate", DataLoss("{}: record {} is round {}, expected {}", a->ledger, i,

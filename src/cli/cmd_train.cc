@@ -167,9 +167,10 @@ CommandRunner RegisterTrain(CLI::App& app) {
           return Fail("train", FailedPrecondition("{}: the ledger records a different run ({} {} seed {}); resume "
                                                   "with the same options",
                                                   a->ledger, old.algorithm, old.hyperparameters, old.run_seed));
+        if (Status ok = CheckAppendable(*contents, a->ledger); !ok.ok()) return Fail("train", ok);
         if (!contents->tail_problem.empty())
-          std::fprintf(stderr, "resume: %s: %s; continuing after the valid prefix\n", a->ledger.c_str(),
-                       contents->tail_problem.c_str());
+          std::fprintf(stderr, "resume: %s: %s; dropping it and continuing after the valid prefix\n",
+                       a->ledger.c_str(), contents->tail_problem.c_str());
         ReplayOptions ropts;
         ropts.ledger_path = a->ledger;
         ropts.use_snapshots = true;

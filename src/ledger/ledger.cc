@@ -1,13 +1,17 @@
 #include "ledger/ledger.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -22,6 +26,53 @@ namespace {
 constexpr char kMagic[8] = {'S', 'T', 'L', 'E', 'D', 'G', 'R', '\0'};
 constexpr uint64_t kPreambleBytes = 16;               // magic + format version + rng spec version
 constexpr uint32_t kMaxFrameBytes = 256u << 20;       // a length beyond this is corruption, not data
+// How far past an incomplete frame the reader looks for a later valid frame
+// before it calls the tail torn (beyond this it does not claim so).
+constexpr uint64_t kTornScanBytes = uint64_t{16} << 20;
+
+// Whether a whole frame with a valid CRC and a record / snapshot payload
+// starts at byte `at` (used to tell a torn tail from damage mid-file).
+bool ValidFrameAt(const uint8_t* p, uint64_t size, uint64_t at) {
+  if (size - at < 9) return false;
+  const uint32_t len = GetU32(p + at);
+  if (len == 0 || len > size - at - 8) return false;
+  const uint8_t kind = p[at + 8];
+  return (kind == 'R' || kind == 'S') && Crc32c(p + at + 8, len) == GetU32(p + at + 4);
+}
+
+// The pid holding a BSD lock on the file open at fd, from /proc/locks (0 if
+// not found there).
+long LockHolderPid(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return 0;
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    std::istringstream in(line);
+    std::string id, type, mode, access, dev_inode;
+    long pid = 0;
+    if (!(in >> id >> type)) continue;
+    if (type == "->") in >> type;  // a waiter's line
+    if (!(in >> mode >> access >> pid >> dev_inode) || type != "FLOCK") continue;
+    unsigned maj = 0, min = 0;
+    unsigned long long ino = 0;
+    if (std::sscanf(dev_inode.c_str(), "%x:%x:%llu", &maj, &min, &ino) == 3 && ino == st.st_ino &&
+        maj == major(st.st_dev) && min == minor(st.st_dev))
+      return pid;
+  }
+  return 0;
+}
+
+// An exclusive lock on the ledger open at fd, held until fd is closed: two
+// writers would interleave their records.
+Status LockLedger(int fd, const std::string& path) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return Status::Ok();
+  if (errno != EWOULDBLOCK) return IoError("{}: cannot lock the ledger: {}", path, std::strerror(errno));
+  const long pid = LockHolderPid(fd);
+  return FailedPrecondition("{}: another process{} is writing this ledger; two writers would interleave their "
+                            "records (stop it first, or use another --ledger)",
+                            path, pid > 0 ? fmt::format(" (pid {})", pid) : std::string());
+}
 
 
 std::string Frame(const std::string& payload) {
@@ -183,6 +234,7 @@ StatusOr<std::unique_ptr<LedgerWriter>> LedgerWriter::Create(const std::string& 
     return IoError("{}: cannot create: {}", path, std::strerror(errno));
   }
   std::unique_ptr<LedgerWriter> w(new LedgerWriter(fd, path, durability, every_n, kLedgerFormatVersion));
+  RETURN_IF_ERROR(LockLedger(fd, path));
   std::string pre(kMagic, 8);
   PutU32(&pre, kLedgerFormatVersion);
   PutU32(&pre, header.rng_spec_version);
@@ -196,12 +248,16 @@ StatusOr<std::unique_ptr<LedgerWriter>> LedgerWriter::Create(const std::string& 
 
 StatusOr<std::unique_ptr<LedgerWriter>> LedgerWriter::Append(const std::string& path, Durability durability,
                                                              int every_n) {
-  ASSIGN_OR_RETURN(LedgerContents contents, ReadLedger(path));
-  if (::truncate(path.c_str(), static_cast<off_t>(contents.valid_bytes)) != 0)
-    return IoError("{}: cannot drop the invalid tail: {}", path, std::strerror(errno));
+  // Lock first, then read: what is checked is what no one else can change.
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return IoError("{}: cannot open for appending: {}", path, std::strerror(errno));
-  std::unique_ptr<LedgerWriter> w(new LedgerWriter(fd, path, durability, every_n, contents.header.format_version));
+  std::unique_ptr<LedgerWriter> w(new LedgerWriter(fd, path, durability, every_n, kLedgerFormatVersion));
+  RETURN_IF_ERROR(LockLedger(fd, path));
+  ASSIGN_OR_RETURN(LedgerContents contents, ReadLedger(path));
+  RETURN_IF_ERROR(CheckAppendable(contents, path));
+  if (contents.valid_bytes < contents.file_bytes && ::ftruncate(fd, static_cast<off_t>(contents.valid_bytes)) != 0)
+    return IoError("{}: cannot drop the torn tail: {}", path, std::strerror(errno));
+  w->version_ = contents.header.format_version;
   if (!contents.records.empty()) {
     w->has_record_ = true;
     w->last_round_ = contents.records.back().round;
@@ -256,6 +312,57 @@ Status LedgerWriter::Close() {
   return s;
 }
 
+Status CheckAppendable(const LedgerContents& contents, const std::string& path) {
+  if (contents.tail_problem.empty() || contents.tail_torn) return Status::Ok();
+  return DataLoss("{}: damaged after its first {} records: {}. This is not a torn tail, so nothing was changed and "
+                  "nothing will be appended (the bytes after the damage may hold intact records). `seedtune ledger "
+                  "repair {}` keeps the original under a new name and continues the ledger from its valid prefix",
+                  path, contents.records.size(), contents.tail_problem, path);
+}
+
+StatusOr<std::string> RepairLedger(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("{}: cannot open: {}", path, std::strerror(errno));
+  Status locked = LockLedger(fd, path);
+  if (!locked.ok()) {
+    ::close(fd);
+    return locked;
+  }
+  auto done = [fd](auto result) {
+    ::close(fd);
+    return result;
+  };
+  auto bytes = ReadFileToString(path);
+  if (!bytes.ok()) return done(StatusOr<std::string>(bytes.status()));
+  auto contents = ParseLedger(*bytes, path);
+  if (!contents.ok()) return done(StatusOr<std::string>(contents.status()));
+  if (contents->tail_problem.empty())
+    return done(StatusOr<std::string>(FailedPrecondition("{}: the ledger is whole; nothing to repair", path)));
+  std::string kept;
+  for (int n = 1; kept.empty(); ++n) {
+    const std::string candidate = fmt::format("{}.damaged-{}", path, n);
+    if (!std::filesystem::exists(candidate)) kept = candidate;
+  }
+  const std::string tmp = path + ".repair-tmp";
+  const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) return done(StatusOr<std::string>(IoError("{}: cannot create: {}", tmp, std::strerror(errno))));
+  Status wrote = WriteAll(out, bytes->substr(0, contents->valid_bytes), tmp);
+  if (wrote.ok() && ::fsync(out) != 0) wrote = IoError("{}: fsync failed: {}", tmp, std::strerror(errno));
+  ::close(out);
+  // The original keeps its inode under the new name (a hard link), then the
+  // repaired copy atomically takes the ledger's name.
+  if (wrote.ok() && ::link(path.c_str(), kept.c_str()) != 0)
+    wrote = IoError("{}: cannot keep the original as {}: {}", path, kept, std::strerror(errno));
+  if (wrote.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
+    wrote = IoError("{}: cannot put the repaired ledger in place: {}", path, std::strerror(errno));
+  if (!wrote.ok()) {
+    ::unlink(tmp.c_str());
+    return done(StatusOr<std::string>(wrote));
+  }
+  (void)SyncDirectoryOf(path);
+  return done(StatusOr<std::string>(kept));
+}
+
 StatusOr<LedgerContents> ReadLedger(const std::string& path) {
   ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
   return ParseLedger(bytes, path);
@@ -277,16 +384,20 @@ StatusOr<LedgerContents> ParseLedger(const std::string& bytes, const std::string
     return Unimplemented("{}: RNG spec version {} (this build implements {})", path, c.header.rng_spec_version,
                          kRngSpecVersion);
   uint64_t at = kPreambleBytes;
+  double max_abs_alpha = kDefaultMaxAbsAlpha;
   int64_t index = -1;  // -1: the header frame; then frames 0, 1, ... (records and snapshot references)
   while (at < bytes.size()) {
     const std::string what = index < 0 ? "header" : fmt::format("frame {}", index);
     std::string problem;
+    bool incomplete = false;  // the frame runs past the end of the file
     if (bytes.size() - at < 8) {
       problem = fmt::format("{} at byte {}: truncated frame ({} bytes)", what, at, bytes.size() - at);
+      incomplete = true;
     } else {
       const uint32_t len = GetU32(p + at), crc = GetU32(p + at + 4);
       if (len > kMaxFrameBytes || len > bytes.size() - at - 8) {
         problem = fmt::format("{} at byte {}: frame of {} bytes runs past the end of the file", what, at, len);
+        incomplete = len <= kMaxFrameBytes;
       } else if (Crc32c(p + at + 8, len) != crc) {
         problem = fmt::format("{} at byte {}: CRC32C mismatch", what, at);
       } else {
@@ -300,13 +411,31 @@ StatusOr<LedgerContents> ParseLedger(const std::string& bytes, const std::string
             c.header.hyperparameters = j.at("hyperparameters").get<std::string>();
             c.header.run_seed = j.at("run_seed").get<uint64_t>();
             c.header.distribution = j.at("distribution").get<std::string>();
+            const auto hp = nlohmann::json::parse(c.header.hyperparameters, nullptr, /*allow_exceptions=*/false);
+            if (hp.is_object() && hp.contains("max_abs_alpha") && hp["max_abs_alpha"].is_number())
+              max_abs_alpha = hp["max_abs_alpha"].get<double>();
           } catch (const std::exception& e) {
             return DataLoss("{}: malformed ledger header: {}", path, e.what());
           }
         } else if (!payload.empty() && payload[0] == 'R') {
           auto rec = DecodeLedgerRecord(payload, version);
+          std::string wrong;
+          if (rec.ok()) {
+            const uint64_t expected = c.records.size() + 1;
+            if (rec->round != expected) wrong = fmt::format("round {}, expected {} (rounds are 1, 2, 3, ...)", rec->round, expected);
+            for (size_t u = 0; u < rec->updates.size() && wrong.empty(); ++u) {
+              const ZUpdate& z = rec->updates[u];
+              if (!std::isfinite(z.alpha) || std::fabs(z.alpha) > max_abs_alpha)
+                wrong = fmt::format("update {} has alpha {} (finite, |alpha| <= {} in this run)", u, z.alpha,
+                                    max_abs_alpha);
+              else if (!std::isfinite(z.decay) || !(z.decay > 0.0f) || z.decay > 2.0f)
+                wrong = fmt::format("update {} has decay {} (in (0, 2])", u, z.decay);
+            }
+          }
           if (!rec.ok()) {
             problem = fmt::format("{} (record {}) at byte {}: {}", what, c.records.size(), at, rec.status().message());
+          } else if (!wrong.empty()) {
+            problem = fmt::format("{} (record {}) at byte {}: {}", what, c.records.size(), at, wrong);
           } else {
             c.records.push_back(std::move(*rec));
           }
@@ -339,7 +468,15 @@ StatusOr<LedgerContents> ParseLedger(const std::string& bytes, const std::string
       }
     }
     if (index < 0) return DataLoss("{}: {}", path, problem);  // without a header nothing can be trusted
-    c.tail_problem = fmt::format("{}; {} trailing bytes ignored", problem, bytes.size() - at);
+    // Torn: incomplete, and no whole valid frame starts anywhere after it
+    // (a damaged length field mid-file would also read as incomplete).
+    if (incomplete && bytes.size() - at <= kTornScanBytes) {
+      c.tail_torn = true;
+      for (uint64_t q = at + 1; q < bytes.size() && c.tail_torn; ++q)
+        if (ValidFrameAt(p, bytes.size(), q)) c.tail_torn = false;
+    }
+    c.tail_problem = fmt::format("{}; {} bytes after it{}", problem, bytes.size() - at,
+                                 c.tail_torn ? " (a torn tail: an incomplete last write)" : "");
     break;
   }
   if (index < 0) return DataLoss("{}: no header record", path);

@@ -1,7 +1,11 @@
 // The seed ledger (docs/ledger.md): an append-only file that describes a
 // fine-tuned model as its base model plus the ordered update lists applied to
-// it. Every record is framed with its length and a CRC32C; a torn or corrupted
-// tail is detected on open, the valid prefix kept and the rest reported.
+// it. Every record is framed with its length and a CRC32C. On open, a torn
+// tail (an incomplete last frame, nothing valid after it: what a crash during
+// a write leaves) may be dropped; damage anywhere else stops every writer and
+// keeps every byte (`seedtune ledger repair` saves the valid prefix to a new
+// file and keeps the original). A process writing a ledger holds an exclusive
+// lock on it for as long as the writer is open.
 #pragma once
 
 #include <cstdint>
@@ -63,8 +67,9 @@ class LedgerWriter {
   static StatusOr<std::unique_ptr<LedgerWriter>> Create(const std::string& path, const LedgerHeader& header,
                                                         Durability durability = Durability::kFsyncEachRecord,
                                                         int every_n = 16);
-  // Opens an existing ledger for appending after its valid prefix (a torn
-  // tail is truncated away; the caller learns about it from LedgerReader first).
+  // Opens an existing ledger for appending after its valid prefix. A torn tail
+  // is truncated away; any other damage is refused (CheckAppendable), and so
+  // is a ledger another process is writing.
   static StatusOr<std::unique_ptr<LedgerWriter>> Append(const std::string& path,
                                                         Durability durability = Durability::kFsyncEachRecord,
                                                         int every_n = 16);
@@ -108,7 +113,28 @@ struct LedgerContents {
   uint64_t valid_bytes = 0;           // header + valid records
   uint64_t file_bytes = 0;
   std::string tail_problem;           // empty when the whole file is valid
+  // The problem is a torn tail: the last frame is incomplete and no valid
+  // frame starts anywhere after it, so dropping it loses nothing written whole.
+  bool tail_torn = false;
 };
+
+// Bounds a record must keep to be read as valid (docs/ledger.md): rounds
+// 1, 2, 3, ... in order; alpha and decay finite, |alpha| at most the run's
+// bound (hyperparameter "max_abs_alpha" when the header states one, else
+// kDefaultMaxAbsAlpha); decay in (0, 2].
+inline constexpr double kDefaultMaxAbsAlpha = 1e4;
+
+// OK for a whole ledger or one whose only problem is a torn tail; otherwise
+// an error naming the damage, saying that nothing was changed and how to
+// repair it. Every resume checks this before it replays anything.
+Status CheckAppendable(const LedgerContents& contents, const std::string& path);
+
+// `ledger repair`: writes the valid prefix of `path` (header, records and
+// snapshot references) to a fresh file that then takes its name; the
+// original is kept, renamed to `*.damaged-N` (N: the first free number),
+// and its new name is returned. Refused when the ledger has no problem or is
+// being written.
+StatusOr<std::string> RepairLedger(const std::string& path);
 
 // Reads and validates a ledger. A bad magic / header is an error; a torn or
 // corrupted record ends the valid prefix (reported in tail_problem, naming

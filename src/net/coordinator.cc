@@ -51,8 +51,10 @@ Status CoordinatorServer::Impl::Open() {
       return FailedPrecondition("{}: the ledger's base model is {}, not {}", o.ledger_path,
                                 contents.header.base_fingerprint, o.run.base_fingerprint);
     o.run.base_fingerprint = contents.header.base_fingerprint;
+    RETURN_IF_ERROR(CheckAppendable(contents, o.ledger_path));
     if (!contents.tail_problem.empty())
-      Log(fmt::format("{}: {}; continuing after the valid prefix", o.ledger_path, contents.tail_problem));
+      Log(fmt::format("{}: {}; dropping it and continuing after the valid prefix", o.ledger_path,
+                      contents.tail_problem));
     for (size_t i = 0; i < contents.records.size(); ++i) {
       const LedgerRecord& r = contents.records[i];
       if (r.round != i + 1) return DataLoss("{}: record {} is round {}, expected {}", o.ledger_path, i, r.round, i + 1);

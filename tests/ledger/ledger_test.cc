@@ -8,6 +8,8 @@
 
 #include <set>
 
+#include <unistd.h>
+
 #include "core/mapped_file.h"
 #include "ledger/crc32c.h"
 #include "support/fixtures.h"
@@ -223,6 +225,162 @@ TEST(LedgerTest, AppendAfterATornTailContinuesCleanly) {
   EXPECT_EQ(c->snapshot_after, (std::vector<size_t>{2, 4}));
 }
 
+TEST(LedgerTest, EveryCutIsATornTailThatAppendDrops) {
+  const std::string dir = testing::MakeTempDir("ledger-torn");
+  const std::string full = WriteLedger(dir + "/full.ledger", 4);
+  const std::string cut = dir + "/cut.ledger";
+  int torn = 0;
+  for (size_t n = 0; n < full.size(); ++n) {
+    ASSERT_TRUE(WriteStringToFile(cut, full.substr(0, n)).ok());
+    auto c = ReadLedger(cut);
+    if (!c.ok() || c->tail_problem.empty()) continue;
+    EXPECT_TRUE(c->tail_torn) << "a cut at byte " << n << " is an incomplete last frame: " << c->tail_problem;
+    EXPECT_TRUE(CheckAppendable(*c, cut).ok());
+    auto w = LedgerWriter::Append(cut, Durability::kNoFsync);
+    ASSERT_TRUE(w.ok()) << "cut at " << n << ": " << w.status().ToString();
+    ASSERT_TRUE((*w)->Close().ok());
+    EXPECT_EQ(ReadFileToString(cut)->size(), c->valid_bytes) << "only the torn frame is dropped";
+    ++torn;
+  }
+  EXPECT_GT(torn, 0);
+}
+
+// The bytes of frame `k` (0-based, header excluded) of a ledger: its offset.
+size_t FrameOffset(const std::string& bytes, int k) {
+  size_t at = 16;
+  for (int i = -1; i < k; ++i) {
+    uint32_t len;
+    std::memcpy(&len, bytes.data() + at, 4);
+    at += 8 + len;
+  }
+  return at;
+}
+
+TEST(LedgerTest, DamageBeforeTheEndStopsAppendAndKeepsEveryByte) {
+  const std::string dir = testing::MakeTempDir("ledger-damage");
+  const std::string full = WriteLedger(dir + "/full.ledger", 6);  // R1 R2 S2 R3 S3 R4 R5 R6
+  const std::string path = dir + "/run.ledger";
+  const size_t r2 = FrameOffset(full, 1);
+  // A flipped payload bit, and a flipped high bit of a length field (the
+  // frame then claims to run past the end, as a torn last frame would).
+  for (size_t where : {r2 + 8 + 3, r2 + 3}) {
+    std::string bad = full;
+    bad[where] = static_cast<char>(bad[where] ^ 0x40);
+    ASSERT_TRUE(WriteStringToFile(path, bad).ok());
+    auto c = ReadLedger(path);
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c->records.size(), 1u);
+    EXPECT_FALSE(c->tail_torn) << c->tail_problem;
+    EXPECT_NE(c->tail_problem.find("byte " + std::to_string(r2)), std::string::npos) << c->tail_problem;
+    auto w = LedgerWriter::Append(path, Durability::kNoFsync);
+    ASSERT_FALSE(w.ok()) << "appending would drop the intact records after the damage";
+    EXPECT_NE(w.status().message().find("ledger repair"), std::string::npos) << w.status().message();
+    EXPECT_EQ(*ReadFileToString(path), bad) << "not a byte may change";
+  }
+}
+
+TEST(LedgerTest, RepairKeepsTheOriginalAndContinuesFromTheValidPrefix) {
+  const std::string dir = testing::MakeTempDir("ledger-repair");
+  const std::string path = dir + "/run.ledger";
+  std::string bad = WriteLedger(path, 5);
+  EXPECT_FALSE(RepairLedger(path).ok()) << "a whole ledger has nothing to repair";
+  const size_t r4 = FrameOffset(bad, 5);  // R1 R2 S2 R3 S3 [R4] R5
+  bad[r4 + 12] = static_cast<char>(bad[r4 + 12] ^ 1);
+  ASSERT_TRUE(WriteStringToFile(path, bad).ok());
+  auto kept = RepairLedger(path);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(*kept, path + ".damaged-1");
+  EXPECT_EQ(*ReadFileToString(*kept), bad);
+  EXPECT_EQ(*ReadFileToString(path), bad.substr(0, r4));
+  auto c = ReadLedger(path);
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->tail_problem.empty()) << c->tail_problem;
+  EXPECT_EQ(c->records.size(), 3u);
+  auto w = LedgerWriter::Append(path, Durability::kNoFsync);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_TRUE((*w)->Write(Record(4)).ok());
+  ASSERT_TRUE((*w)->Close().ok());
+  // A second repair of another damage keeps the first original too.
+  std::string again = *ReadFileToString(path);
+  again[FrameOffset(again, 1) + 10] ^= 2;
+  ASSERT_TRUE(WriteStringToFile(path, again).ok());
+  auto kept2 = RepairLedger(path);
+  ASSERT_TRUE(kept2.ok());
+  EXPECT_EQ(*kept2, path + ".damaged-2");
+  EXPECT_EQ(*ReadFileToString(*kept), bad);
+}
+
+TEST(LedgerTest, ASecondWriterIsRefusedNamingTheHolder) {
+  const std::string path = testing::MakeTempDir("ledger-lock") + "/run.ledger";
+  auto first = LedgerWriter::Create(path, Header(), Durability::kNoFsync);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE((*first)->Write(Record(1)).ok());
+  auto second = LedgerWriter::Append(path, Durability::kNoFsync);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("pid " + std::to_string(::getpid())), std::string::npos)
+      << second.status().message();
+  EXPECT_FALSE(RepairLedger(path).ok());
+  ASSERT_TRUE((*first)->Write(Record(2)).ok());
+  ASSERT_TRUE((*first)->Close().ok());
+  auto later = LedgerWriter::Append(path, Durability::kNoFsync);
+  ASSERT_TRUE(later.ok()) << later.status().ToString();
+  EXPECT_EQ((*later)->last_round(), 2u);
+}
+
+TEST(LedgerTest, RecordsValidByCrcButNotByMeaningAreDamage) {
+  const std::string dir = testing::MakeTempDir("ledger-meaning");
+  struct Case {
+    std::vector<uint64_t> rounds;
+    float alpha, decay;
+    std::string hyperparameters, expect;
+    size_t valid;
+  };
+  const std::vector<Case> cases = {
+      {{1, 2, 3, 7}, -1e-6f, 1.0f, "{}", "round 7, expected 4", 3},
+      {{5, 3, 3, 1}, -1e-6f, 1.0f, "{}", "round 5, expected 1", 0},
+      {{1, 2, 2}, -1e-6f, 1.0f, "{}", "round 2, expected 3", 2},
+      {{1, 2}, 3e38f, 1.0f, "{}", "alpha", 0},
+      {{1, 2}, std::nanf(""), 1.0f, "{}", "non-finite", 0},
+      {{1, 2}, -1e-6f, 0.0f, "{}", "decay", 0},
+      {{1, 2}, -1e-6f, -1.0f, "{}", "decay", 0},
+      {{1, 2}, 2.0f, 1.0f, R"({"max_abs_alpha":1.5})", "|alpha| <= 1.5", 0},
+  };
+  for (const Case& k : cases) {
+    const std::string path = dir + "/case.ledger";
+    std::filesystem::remove(path);
+    LedgerHeader h = Header();
+    h.hyperparameters = k.hyperparameters;
+    {
+      auto w = LedgerWriter::Create(path, h, Durability::kNoFsync);
+      ASSERT_TRUE(w.ok());
+      for (uint64_t r : k.rounds) {
+        LedgerRecord rec = Record(r);
+        for (auto& u : rec.updates) u.alpha = k.alpha, u.decay = k.decay;
+        ASSERT_TRUE((*w)->Write(rec).ok());
+      }
+    }
+    auto c = ReadLedger(path);
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c->records.size(), k.valid) << k.expect;
+    EXPECT_NE(c->tail_problem.find(k.expect), std::string::npos) << c->tail_problem;
+    EXPECT_FALSE(c->tail_torn);
+    EXPECT_FALSE(LedgerWriter::Append(path, Durability::kNoFsync).ok()) << k.expect;
+  }
+  // A bound the run states admits what the default would refuse.
+  const std::string path = dir + "/wide.ledger";
+  LedgerHeader h = Header();
+  h.hyperparameters = R"({"max_abs_alpha":1e6})";
+  {
+    auto w = LedgerWriter::Create(path, h, Durability::kNoFsync);
+    LedgerRecord rec = Record(1);
+    rec.updates[0].alpha = 5e5f;
+    ASSERT_TRUE((*w)->Write(rec).ok());
+  }
+  auto c = ReadLedger(path);
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->tail_problem.empty()) << c->tail_problem;
+}
+
 TEST(LedgerTest, AuxAndSnapshotRefsRoundTripExactly) {
   LedgerRecord r = Record(7);
   for (const std::string& aux : {std::string(), std::string("\0\0x\xff", 4), std::string(100000, '\x5a')}) {
@@ -255,7 +413,7 @@ TEST(LedgerTest, ReadsFormatVersion1Files) {
   const std::string dir = testing::MakeTempDir("ledger-v1");
   std::string file = Preamble(1);
   std::string rec = "R";
-  PutU64(&rec, 9);  // round
+  PutU64(&rec, 1);  // round
   PutU32(&rec, 2);  // updates
   PutU64(&rec, 0x1122334455667788ull);
   PutF32(&rec, -2.5e-6f);
@@ -268,7 +426,7 @@ TEST(LedgerTest, ReadsFormatVersion1Files) {
   rec.push_back(1);  // has fingerprint
   PutU64(&rec, 0xabcdef0123456789ull);
   std::string rec2 = "R";
-  PutU64(&rec2, 10);
+  PutU64(&rec2, 2);
   PutU32(&rec2, 0);
   PutU32(&rec2, 0);
   rec2.push_back(0);
@@ -281,7 +439,7 @@ TEST(LedgerTest, ReadsFormatVersion1Files) {
   EXPECT_EQ(c->header.run_seed, 42u);
   ASSERT_EQ(c->records.size(), 2u);
   const LedgerRecord& r = c->records[0];
-  EXPECT_EQ(r.round, 9u);
+  EXPECT_EQ(r.round, 1u);
   ASSERT_EQ(r.updates.size(), 2u);
   EXPECT_EQ(r.updates[0].seed, 0x1122334455667788ull);
   EXPECT_EQ(r.updates[0].alpha, -2.5e-6f);
@@ -292,7 +450,7 @@ TEST(LedgerTest, ReadsFormatVersion1Files) {
   EXPECT_TRUE(r.has_fingerprint);
   EXPECT_EQ(r.fingerprint, 0xabcdef0123456789ull);
   EXPECT_TRUE(r.aux.empty());
-  EXPECT_EQ(c->records[1].round, 10u);
+  EXPECT_EQ(c->records[1].round, 2u);
   EXPECT_FALSE(c->records[1].has_fingerprint);
   EXPECT_TRUE(c->snapshots.empty());
   EXPECT_EQ(EncodeLedgerRecord(r, 1), rec) << "format-1 encoding is unchanged";
@@ -309,17 +467,17 @@ TEST(LedgerTest, ReadsFormatVersion1Files) {
   auto w = LedgerWriter::Append(dir + "/v1.ledger", Durability::kNoFsync);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   EXPECT_EQ((*w)->format_version(), 1u);
-  LedgerRecord r11 = Record(11);
-  EXPECT_FALSE((*w)->Write(r11).ok()) << "aux bytes in a format-1 ledger";
-  r11.aux.clear();
-  ASSERT_TRUE((*w)->Write(r11).ok());
-  EXPECT_FALSE((*w)->WriteSnapshotRef(Snapshot(11)).ok());
+  LedgerRecord r3 = Record(3);
+  EXPECT_FALSE((*w)->Write(r3).ok()) << "aux bytes in a format-1 ledger";
+  r3.aux.clear();
+  ASSERT_TRUE((*w)->Write(r3).ok());
+  EXPECT_FALSE((*w)->WriteSnapshotRef(Snapshot(3)).ok());
   ASSERT_TRUE((*w)->Close().ok());
   c = ReadLedger(dir + "/v1.ledger");
   ASSERT_TRUE(c.ok());
   EXPECT_TRUE(c->tail_problem.empty()) << c->tail_problem;
   ASSERT_EQ(c->records.size(), 3u);
-  ExpectSameRecord(c->records[2], r11);
+  ExpectSameRecord(c->records[2], r3);
 
   // Versions this build does not know are refused, naming the file.
   for (uint32_t v : {0u, 3u}) {
