@@ -24,6 +24,9 @@ constexpr int64_t kVocabTile = 512;
 // Rows of the up projection held at once (ff2_), folded into the gate rows
 // chunk by chunk; large enough that the GEMM's tiles stay full.
 constexpr int64_t kUpRows = 512;
+// Largest set of materialised block tensors (all streams) for which a pass
+// runs as one task per (stream, sequence) rather than layer by layer.
+constexpr size_t kSequenceTaskMaxBytes = size_t{8} << 20;
 // Elements per task when materialising a perturbed tensor (a multiple of the
 // 64-element z group, so tasks start on group boundaries).
 constexpr int64_t kPerturbChunk = 16384;
@@ -96,6 +99,7 @@ void Transformer::EnsureWorkspace(int64_t rows, int64_t rows_per_stream, int64_t
 }
 
 const float* Transformer::Weight(int tensor, int stream, Slot slot) {
+  if (prepared_parent_ != nullptr) return prepared_parent_->prepared_[tensor][prepared_stream_];
   if (!perturbed_) return weights_.data(tensor);
   if (slot_tensor_[slot] != tensor) {
     const int64_t n = weights_.specs()[tensor].numel();
@@ -111,6 +115,7 @@ const float* Transformer::Weight(int tensor, int stream, Slot slot) {
 }
 
 std::array<const float*, 2> Transformer::PackedWeight(int tensor) {
+  if (prepared_parent_ != nullptr) return {prepared_parent_->prepared_[tensor][prepared_stream_], nullptr};
   const TensorSpec& spec = weights_.specs()[tensor];
   const int64_t rows = spec.shape[0], cols = spec.numel() / rows;
   float* dst[2] = {nullptr, nullptr};
@@ -185,7 +190,7 @@ void Transformer::Norm(int w, int b, const float* in, float* out, int64_t rows) 
 }
 
 void Transformer::Linear(int w, int b, const float* in, int64_t rows, int64_t in_dim, int64_t out_dim, float* out) {
-  if (!perturbed_ && rows <= kGemvRows) {
+  if (!perturbed_ && prepared_parent_ == nullptr && rows <= kGemvRows) {
     // Decoding a token or two: a matrix-vector product streams the master
     // weights once; packing them first would read them twice.
     MatMulTransB(ctx_, in, rows, in_dim, weights_.data(w), out_dim, b >= 0 ? weights_.data(b) : nullptr, out);
@@ -221,59 +226,12 @@ void Transformer::Attention(int64_t layer, std::span<const SeqSpan> spans, KvCac
   });
 }
 
-void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSpan> spans_one, KvCache* cache) {
+void Transformer::RunBlocks(std::span<const SeqSpan> spans, int64_t T, KvCache* cache) {
   const ModelConfig& c = config();
   const ModelTensors& ix = weights_.index();
-  const int64_t T = static_cast<int64_t>(tokens.size());  // rows per stream
-  const int64_t S = streams_, R = S * T;                   // all rows
+  const int64_t S = streams_, R = S * T;
   const int64_t d = c.hidden_size, hd = c.head_dim, nh = c.num_heads, kvh = c.num_kv_heads;
   const int64_t qd = nh * hd, kvd = kvh * hd, f = c.intermediate_size;
-  int64_t max_keys = 0;
-  for (const auto& s : spans_one) max_keys = std::max(max_keys, s.past + s.len);
-  EnsureWorkspace(R, T, max_keys);
-  ws_keys_ = max_keys;
-  level_ = ActiveSimdLevel();
-  nr_ = GemmGeometryFor(level_).nr;
-  for (int& t : slot_tensor_) t = -1;
-  if (pack_scratch_.size() != static_cast<size_t>(ctx_.num_threads())) pack_scratch_.resize(ctx_.num_threads());
-  // Spans of every stream: stream s's copy of a sequence starts s*T rows later.
-  std::vector<SeqSpan> spans;
-  for (int64_t st = 0; st < S; ++st)
-    for (const auto& sp : spans_one) spans.push_back(SeqSpan{sp.row + st * T, sp.len, sp.past});
-
-  for (const auto& sp : spans_one)
-    for (int64_t i = 0; i < sp.len; ++i) positions_[sp.row + i] = sp.past + i;
-
-  // Embeddings (+ learned positions); perturbed rows come from z of exactly
-  // the rows looked up.
-  const int emb = ix.token_embedding, pos = ix.position_embedding;
-  ForRowChunks(ctx_, R, [&](int64_t r0, int64_t n) {
-    for (int64_t r = r0; r < r0 + n; ++r) {
-      const int64_t t = r % T, st = r / T;
-      float* xr = x_.data() + r * d;
-      const int64_t erow = static_cast<int64_t>(tokens[t]) * d;
-      if (perturbed_) {
-        PerturbZ(seed_, static_cast<uint64_t>(weights_.canonical_index(emb) + erow), d, dist_, scale_[st],
-                 weights_.data(emb) + erow, xr);
-      } else {
-        std::memcpy(xr, weights_.data(emb) + erow, d * sizeof(float));
-      }
-      if (pos >= 0) {
-        const int64_t prow = (positions_[t] + c.position_offset) * d;
-        if (perturbed_) {
-          thread_local std::vector<float> prow_buf;
-          prow_buf.resize(static_cast<size_t>(d));
-          float* pr = prow_buf.data();
-          PerturbZ(seed_, static_cast<uint64_t>(weights_.canonical_index(pos) + prow), d, dist_, scale_[st],
-                   weights_.data(pos) + prow, pr);
-          AddInPlace(pr, xr, d);
-        } else {
-          AddInPlace(weights_.data(pos) + prow, xr, d);
-        }
-      }
-    }
-  });
-
   // Rotary table for the T rows of one stream: rotary_dim/2 cosines then sines.
   const bool rotary = c.rope_layout != RopeLayout::kNone;
   const int64_t rot = c.rotary_dim;
@@ -302,7 +260,7 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
       Linear(b.gate_w, -1, in, T, d, f, ff1_.data());
       // The up projection kUpRows rows at a time into ff2_, each chunk folded
       // into its gate rows right away.
-      const bool gemv = !perturbed_ && T <= kGemvRows;  // as in Linear
+      const bool gemv = !perturbed_ && prepared_parent_ == nullptr && T <= kGemvRows;  // as in Linear
       std::array<const float*, 2> up = {nullptr, nullptr};
       if (!gemv) up = PackedWeight(b.up_w);
       for (int64_t st = 0; st < S; ++st) {
@@ -401,6 +359,144 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
       mlp(b, h_.data(), hidden_.data());
       add_rows(hidden_.data(), x_.data());
     }
+  }
+
+}
+
+bool Transformer::UseSequenceTasks(int64_t T, int64_t sequences) const {
+  if (ctx_.num_threads() < 2 || sequences < 2 || T <= kGemvRows) return false;
+  // Block tensors as every stream sees them must stay small (cache-sized).
+  const ModelTensors& ix = weights_.index();
+  size_t floats = 0;
+  for (size_t t = 0; t < weights_.num_tensors(); ++t) {
+    const int ti = static_cast<int>(t);
+    if (ti == ix.token_embedding || ti == ix.position_embedding || ti == ix.output) continue;
+    const TensorSpec& spec = weights_.specs()[t];
+    floats += spec.shape.size() == 2 ? PackedWeightFloats(spec.shape[0], spec.numel() / spec.shape[0], nr_)
+                                     : static_cast<size_t>(spec.numel());
+  }
+  return floats * sizeof(float) * static_cast<size_t>(streams_) <= kSequenceTaskMaxBytes;
+}
+
+void Transformer::RunBlocksBySequence(std::span<const SeqSpan> spans_one, int64_t T) {
+  const ModelTensors& ix = weights_.index();
+  const int64_t d = config().hidden_size;
+  // Every block tensor once, in the canonical z of each (same values as the
+  // layer-by-layer pass materialises at each use).
+  prepared_store_.resize(weights_.num_tensors());
+  prepared_.assign(weights_.num_tensors(), {nullptr, nullptr});
+  for (size_t t = 0; t < weights_.num_tensors(); ++t) {
+    const int ti = static_cast<int>(t);
+    if (ti == ix.token_embedding || ti == ix.position_embedding || ti == ix.output) continue;
+    const TensorSpec& spec = weights_.specs()[t];
+    float* dst[2] = {nullptr, nullptr};
+    if (spec.shape.size() == 2) {
+      const int64_t rows = spec.shape[0], cols = spec.numel() / rows;
+      for (int st = 0; st < streams_; ++st) {
+        Grow(prepared_store_[t][st], PackedWeightFloats(rows, cols, nr_));
+        dst[st] = prepared_store_[t][st].data();
+      }
+      PackRows(ti, 0, rows, cols, dst);
+    } else if (perturbed_) {
+      for (int st = 0; st < streams_; ++st) {
+        Grow(prepared_store_[t][st], static_cast<size_t>(spec.numel()));
+        dst[st] = prepared_store_[t][st].data();
+      }
+      PerturbRange(ti, 0, spec.numel(), dst);
+    } else {
+      dst[0] = const_cast<float*>(weights_.data(ti));
+    }
+    prepared_[t] = {dst[0], dst[1]};
+  }
+  while (children_.size() < static_cast<size_t>(ctx_.num_threads())) {
+    serial_ctx_.push_back(std::make_unique<ThreadingContext>(1));
+    children_.push_back(std::make_unique<Transformer>(weights_, *serial_ctx_.back()));
+  }
+  const size_t nseq = spans_one.size();
+  last_sequence_tasks_ = static_cast<int64_t>(streams_ * nseq);
+  ctx_.ParallelFor(streams_ * nseq, [&](size_t task, int thread) {
+    const int st = static_cast<int>(task / nseq);
+    const SeqSpan& sp = spans_one[task % nseq];
+    children_[thread]->RunPreparedBlocks(*this, st, x_.data() + (st * T + sp.row) * d, sp.len);
+  });
+}
+
+void Transformer::RunPreparedBlocks(const Transformer& parent, int stream, float* rows, int64_t len) {
+  const int64_t d = config().hidden_size;
+  prepared_parent_ = &parent;
+  prepared_stream_ = stream;
+  streams_ = 1;
+  perturbed_ = false;
+  level_ = parent.level_;
+  nr_ = parent.nr_;
+  EnsureWorkspace(len, len, len);
+  ws_keys_ = len;
+  for (int64_t i = 0; i < len; ++i) positions_[i] = i;
+  std::memcpy(x_.data(), rows, static_cast<size_t>(len * d) * sizeof(float));
+  const SeqSpan one{0, len, 0};
+  RunBlocks(std::span<const SeqSpan>(&one, 1), len, nullptr);
+  std::memcpy(rows, x_.data(), static_cast<size_t>(len * d) * sizeof(float));
+  prepared_parent_ = nullptr;
+}
+
+void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSpan> spans_one, KvCache* cache) {
+  const ModelConfig& c = config();
+  const ModelTensors& ix = weights_.index();
+  const int64_t T = static_cast<int64_t>(tokens.size());  // rows per stream
+  const int64_t S = streams_, R = S * T;                   // all rows
+  const int64_t d = c.hidden_size, hd = c.head_dim, nh = c.num_heads, kvh = c.num_kv_heads;
+  const int64_t qd = nh * hd, kvd = kvh * hd, f = c.intermediate_size;
+  int64_t max_keys = 0;
+  for (const auto& s : spans_one) max_keys = std::max(max_keys, s.past + s.len);
+  EnsureWorkspace(R, T, max_keys);
+  ws_keys_ = max_keys;
+  level_ = ActiveSimdLevel();
+  nr_ = GemmGeometryFor(level_).nr;
+  for (int& t : slot_tensor_) t = -1;
+  if (pack_scratch_.size() != static_cast<size_t>(ctx_.num_threads())) pack_scratch_.resize(ctx_.num_threads());
+  // Spans of every stream: stream s's copy of a sequence starts s*T rows later.
+  std::vector<SeqSpan> spans;
+  for (int64_t st = 0; st < S; ++st)
+    for (const auto& sp : spans_one) spans.push_back(SeqSpan{sp.row + st * T, sp.len, sp.past});
+
+  for (const auto& sp : spans_one)
+    for (int64_t i = 0; i < sp.len; ++i) positions_[sp.row + i] = sp.past + i;
+
+  // Embeddings (+ learned positions); perturbed rows come from z of exactly
+  // the rows looked up.
+  const int emb = ix.token_embedding, pos = ix.position_embedding;
+  ForRowChunks(ctx_, R, [&](int64_t r0, int64_t n) {
+    for (int64_t r = r0; r < r0 + n; ++r) {
+      const int64_t t = r % T, st = r / T;
+      float* xr = x_.data() + r * d;
+      const int64_t erow = static_cast<int64_t>(tokens[t]) * d;
+      if (perturbed_) {
+        PerturbZ(seed_, static_cast<uint64_t>(weights_.canonical_index(emb) + erow), d, dist_, scale_[st],
+                 weights_.data(emb) + erow, xr);
+      } else {
+        std::memcpy(xr, weights_.data(emb) + erow, d * sizeof(float));
+      }
+      if (pos >= 0) {
+        const int64_t prow = (positions_[t] + c.position_offset) * d;
+        if (perturbed_) {
+          thread_local std::vector<float> prow_buf;
+          prow_buf.resize(static_cast<size_t>(d));
+          float* pr = prow_buf.data();
+          PerturbZ(seed_, static_cast<uint64_t>(weights_.canonical_index(pos) + prow), d, dist_, scale_[st],
+                   weights_.data(pos) + prow, pr);
+          AddInPlace(pr, xr, d);
+        } else {
+          AddInPlace(weights_.data(pos) + prow, xr, d);
+        }
+      }
+    }
+  });
+
+  last_sequence_tasks_ = 0;
+  if (cache == nullptr && UseSequenceTasks(T, static_cast<int64_t>(spans_one.size()))) {
+    RunBlocksBySequence(spans_one, T);
+  } else {
+    RunBlocks(spans, T, cache);
   }
 
   if (ix.final_norm_w >= 0) {

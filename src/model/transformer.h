@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -101,6 +102,10 @@ class Transformer {
   // `output_rows` vocabulary projections (for throughput reports).
   double ForwardMacs(std::span<const int64_t> lengths, int64_t output_rows) const;
 
+  // (stream, sequence) tasks the last pass ran its blocks as (0: layer by
+  // layer); see RunBlocksBySequence.
+  int64_t last_sequence_tasks() const { return last_sequence_tasks_; }
+
  private:
   struct SeqSpan {
     int64_t row = 0;   // first row in the packed matrix
@@ -116,6 +121,19 @@ class Transformer {
   // stream (stream s owns rows [s*T, (s+1)*T)); leaves the normalized final
   // hidden states in hidden_.
   void RunBody(std::span<const int32_t> tokens, std::span<const SeqSpan> spans, KvCache* cache);
+  // The transformer blocks over x_ (T rows per stream), layer by layer, each
+  // operation parallel over all rows.
+  void RunBlocks(std::span<const SeqSpan> spans, int64_t T, KvCache* cache);
+  // Small models: every block tensor is materialised (packed, perturbed) once
+  // up front, then each (stream, sequence) runs all blocks as one task on its
+  // own rows, so a pass costs one hand-off instead of a few per operation.
+  // Bit-identical to RunBlocks: every operation is row-independent within a
+  // sequence, and the GEMM's chains do not depend on the batch.
+  bool UseSequenceTasks(int64_t T, int64_t sequences) const;
+  void RunBlocksBySequence(std::span<const SeqSpan> spans, int64_t T);
+  // A child view's part of RunBlocksBySequence: `len` rows of stream `stream`
+  // at `rows` (in and out) through every block, with the parent's weights.
+  void RunPreparedBlocks(const Transformer& parent, int stream, float* rows, int64_t len);
   void Attention(int64_t layer, std::span<const SeqSpan> spans, KvCache* cache);
   void Norm(int w, int b, const float* in, float* out, int64_t rows_per_stream);
   void Linear(int w, int b, const float* in, int64_t rows_per_stream, int64_t in_dim, int64_t out_dim, float* out);
@@ -153,6 +171,15 @@ class Transformer {
   int nr_ = 16;
   AlignedVector<float> packed_[2];
   std::vector<std::array<AlignedVector<float>, 2>> pack_scratch_;  // per thread, per stream
+  // Sequence tasks: every block tensor as each stream sees it (packed
+  // matrices, vectors), per tensor; children are per-thread serial views.
+  std::vector<std::array<AlignedVector<float>, 2>> prepared_store_;
+  std::vector<std::array<const float*, 2>> prepared_;
+  const Transformer* prepared_parent_ = nullptr;  // set while a child runs
+  int prepared_stream_ = 0;
+  std::vector<std::unique_ptr<ThreadingContext>> serial_ctx_;
+  std::vector<std::unique_ptr<Transformer>> children_;
+  int64_t last_sequence_tasks_ = 0;
   // Workspace, grown on demand (rows x width).
   int64_t ws_keys_ = 0;
   std::vector<float> x_, h_, q_, k_, v_, tmp_, ff1_, ff2_, rope_, scores_, hidden_, logits_;

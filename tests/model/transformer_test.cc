@@ -175,6 +175,9 @@ TEST_P(TransformerArchTest, BitIdenticalForAnyThreadCountOnEverySimdPath) {
       auto out = model.Forward(batch);
       auto pair = model.ForwardPair(batch, 77, 1e-2f);
       ASSERT_TRUE(out.ok() && pair.ok());
+      // One thread runs layer by layer; more run these small models as one
+      // task per (stream, sequence): the two schedules must agree bit for bit.
+      EXPECT_EQ(model.last_sequence_tasks(), threads == 1 ? 0 : 2 * static_cast<int64_t>(batch.size()));
       if (threads == 1) {
         first = *out;
         first_pair = *pair;
