@@ -42,6 +42,10 @@ StatusOr<std::unique_ptr<CheckpointReader>> OpenCheckpoint(const std::string& pa
 
 StatusOr<ModelWeights> LoadModel(const std::string& path, const LoadOptions& options) {
   ASSIGN_OR_RETURN(auto reader, OpenCheckpoint(path));
+  {
+    ASSIGN_OR_RETURN(TensorTable table, BuildTensorTable(reader->config()));
+    for (const TensorSpec& spec : table.specs) RETURN_IF_ERROR(reader->CheckTensor(spec));
+  }
   ASSIGN_OR_RETURN(ModelWeights weights, ModelWeights::Allocate(reader->config()));
   for (size_t i = 0; i < weights.num_tensors(); ++i) {
     const TensorSpec& spec = weights.specs()[i];

@@ -31,6 +31,10 @@ class CheckpointReader {
   // DataLoss when its bytes lie past the end of the file, Unimplemented for
   // an unsupported dtype.
   virtual Status ReadTensor(const TensorSpec& spec, float* dst) = 0;
+  // Every check ReadTensor makes before it reads data (present, shape, dtype),
+  // without reading: LoadModel runs it on every tensor before it allocates,
+  // so a config declaring more than the files hold fails without allocating.
+  virtual Status CheckTensor(const TensorSpec& spec) = 0;
   // Names of tensors in the file that no spec asked for (reported, not fatal).
   virtual std::vector<std::string> UnusedTensors() const { return {}; }
   // Called after each tensor has been read: a memory-mapped reader drops the

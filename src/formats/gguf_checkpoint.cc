@@ -91,10 +91,13 @@ class GgufCheckpointReader : public CheckpointReader {
   const std::string& path() const override { return path_; }
   const ModelConfig& config() const override { return config_; }
   Status ReadTensor(const TensorSpec& spec, float* dst) override;
+  Status CheckTensor(const TensorSpec& spec) override { return Locate(spec).status(); }
   std::vector<std::string> UnusedTensors() const override;
   void ReleasePages() override { file_.DropPages(); }
 
  private:
+  // The file tensor for `spec`, with its shape and type checked.
+  StatusOr<const GgufTensorInfo*> Locate(const TensorSpec& spec) const;
   GgufCheckpointReader(std::string path, GgufFile file) : path_(std::move(path)), file_(std::move(file)) {}
   Status ReadLlamaConfig(const std::string& arch);
   Status ReadGpt2Config(const std::string& arch);
@@ -285,7 +288,7 @@ std::string DimsString(const std::vector<int64_t>& dims) {
   return s + "]";
 }
 
-Status GgufCheckpointReader::ReadTensor(const TensorSpec& spec, float* dst) {
+StatusOr<const GgufTensorInfo*> GgufCheckpointReader::Locate(const TensorSpec& spec) const {
   auto it = by_internal_.find(spec.name);
   if (it == by_internal_.end())
     return NotFound("{}: tensor {} {} not found in the GGUF file", path_, spec.name, spec.ShapeString());
@@ -300,6 +303,12 @@ Status GgufCheckpointReader::ReadTensor(const TensorSpec& spec, float* dst) {
   if (!GgmlCanDequantize(t.type))
     return Unimplemented("{}: tensor '{}' ({}) has ggml type {} ({}), which cannot be dequantized", path_, t.name,
                          spec.name, GgmlTypeName(t.type), t.type);
+  return &t;
+}
+
+Status GgufCheckpointReader::ReadTensor(const TensorSpec& spec, float* dst) {
+  ASSIGN_OR_RETURN(const GgufTensorInfo* found, Locate(spec));
+  const GgufTensorInfo& t = *found;
   const int64_t row = t.dims[0];
   const int64_t rows = t.numel() / row;
   ASSIGN_OR_RETURN(size_t row_bytes, GgmlRowBytes(t.type, row));

@@ -50,12 +50,17 @@ class HfCheckpointReader final : public CheckpointReader {
   const std::string& path() const override { return dir_; }
   const ModelConfig& config() const override { return config_; }
   Status ReadTensor(const TensorSpec& spec, float* dst) override;
+  Status CheckTensor(const TensorSpec& spec) override { return Locate(spec, nullptr); }
   std::vector<std::string> UnusedTensors() const override;
   void ReleasePages() override {
     for (const auto& f : files_) f.DropPages();
   }
 
  private:
+  struct Loc;
+  // The file tensor for `spec` (also under its name variants) with its shape
+  // checked; *found (if given) gets it and the name it was found under.
+  Status Locate(const TensorSpec& spec, std::pair<const Loc*, std::string>* found) const;
   struct Loc {
     size_t file = 0;
     const SafetensorsTensor* tensor = nullptr;
@@ -157,7 +162,7 @@ StatusOr<std::unique_ptr<CheckpointReader>> HfCheckpointReader::Open(const std::
   return std::unique_ptr<CheckpointReader>(std::move(r));
 }
 
-Status HfCheckpointReader::ReadTensor(const TensorSpec& spec, float* dst) {
+Status HfCheckpointReader::Locate(const TensorSpec& spec, std::pair<const Loc*, std::string>* found) const {
   const std::vector<std::string> names = NameVariants(spec.name);
   const Loc* loc = nullptr;
   std::string found_name;
@@ -183,6 +188,19 @@ Status HfCheckpointReader::ReadTensor(const TensorSpec& spec, float* dst) {
     return InvalidArgument("{}: tensor {}: shape {} in the file, but {} expects {}{}", file.path(), found_name,
                            ShapeStr(t.shape), config_path_, ShapeStr(expected),
                            transpose ? " (GPT-2 Conv1D weights are stored [in, out])" : "");
+  if (found != nullptr) *found = {loc, found_name};
+  return Status::Ok();
+}
+
+Status HfCheckpointReader::ReadTensor(const TensorSpec& spec, float* dst) {
+  std::pair<const Loc*, std::string> found;
+  RETURN_IF_ERROR(Locate(spec, &found));
+  const Loc* loc = found.first;
+  const std::string& found_name = found.second;
+  const SafetensorsFile& file = files_[loc->file];
+  const SafetensorsTensor& t = *loc->tensor;
+  const bool transpose = spec.hf_conv1d && spec.shape.size() == 2;
+  const std::vector<int64_t> expected = transpose ? std::vector<int64_t>{spec.shape[1], spec.shape[0]} : spec.shape;
   if (!transpose) {
     RETURN_IF_ERROR(file.ReadFloat(t, dst));
   } else {

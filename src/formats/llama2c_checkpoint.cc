@@ -27,6 +27,9 @@ class Llama2cReader final : public CheckpointReader {
   const std::string& path() const override { return file_.path(); }
   const ModelConfig& config() const override { return config_; }
   Status ReadTensor(const TensorSpec& spec, float* dst) override;
+  // The file is exactly as large as its header implies (checked at open), so
+  // present and shaped right is all there is to check.
+  Status CheckTensor(const TensorSpec& spec) override { return Locate(spec).status(); }
   std::vector<std::string> UnusedTensors() const override;
   void ReleasePages() override { file_.DropPages(); }
 
@@ -37,6 +40,8 @@ class Llama2cReader final : public CheckpointReader {
   std::vector<Llama2cTensor> layout_;
   std::unordered_map<std::string, size_t> index_;
   std::set<std::string> used_;
+
+  StatusOr<const Llama2cTensor*> Locate(const TensorSpec& spec) const;
 };
 
 StatusOr<std::unique_ptr<CheckpointReader>> Llama2cReader::Open(const std::string& path) {
@@ -65,7 +70,7 @@ StatusOr<std::unique_ptr<CheckpointReader>> Llama2cReader::Open(const std::strin
   return std::unique_ptr<CheckpointReader>(std::move(r));
 }
 
-Status Llama2cReader::ReadTensor(const TensorSpec& spec, float* dst) {
+StatusOr<const Llama2cTensor*> Llama2cReader::Locate(const TensorSpec& spec) const {
   auto it = index_.find(spec.name);
   if (it == index_.end())
     return NotFound("{}: tensor {} {} is not part of a llama2.c v{} checkpoint", path(), spec.name, spec.ShapeString(),
@@ -74,6 +79,12 @@ Status Llama2cReader::ReadTensor(const TensorSpec& spec, float* dst) {
   if (t.shape != spec.shape)
     return InvalidArgument("{}: tensor {}: shape {} in the file, expected {}", path(), spec.name, ShapeStr(t.shape),
                            spec.ShapeString());
+  return &t;
+}
+
+Status Llama2cReader::ReadTensor(const TensorSpec& spec, float* dst) {
+  ASSIGN_OR_RETURN(const Llama2cTensor* found, Locate(spec));
+  const Llama2cTensor& t = *found;
   const int64_t n = spec.numel();
   // Offsets come from the validated layout: the file is exactly as large as it implies.
   const uint8_t* p = file_.data() + t.offset;

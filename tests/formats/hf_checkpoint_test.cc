@@ -1,3 +1,5 @@
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -255,6 +257,35 @@ TEST(HfCheckpointTest, ShapeDisagreeingWithConfigNamesFileAndTensor) {
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(Contains(bad.status().message(), "transformer.h.0.attn.c_attn.weight")) << bad.status().ToString();
   EXPECT_TRUE(Contains(bad.status().message(), "Conv1D")) << bad.status().ToString();
+}
+
+long MaxRssKib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+TEST(HfCheckpointTest, AConfigDeclaringMoreThanTheFilesHoldFailsBeforeAllocating) {
+  // A tiny directory whose config.json declares about 2.7 GB of fp32 weights:
+  // the shape error must come before the weights are allocated (and zeroed).
+  const ModelWeights w = RandomWeights(TinyConfig(Architecture::kLlama), 24);
+  const std::string dir = MakeTempDir("hf-bomb");
+  ASSERT_TRUE(WriteHuggingFaceCheckpoint(w, dir).ok());
+  ModelConfig huge = w.config();
+  huge.hidden_size = 4096;
+  huge.head_dim = huge.hidden_size / huge.num_heads;
+  huge.intermediate_size = 16384;
+  huge.num_layers = 2;
+  huge.vocab_size = 32000;
+  huge.rotary_dim = huge.head_dim;
+  Status wrote = WriteHfConfig(huge, dir + "/config.json");
+  ASSERT_TRUE(wrote.ok()) << wrote.ToString();
+  const long before = MaxRssKib();
+  auto loaded = LoadModel(dir);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kInvalidArgument) << loaded.status().ToString();
+  EXPECT_TRUE(Contains(loaded.status().message(), "model.embed_tokens.weight")) << loaded.status().ToString();
+  EXPECT_LT(MaxRssKib() - before, 256 * 1024) << "the declared weights were allocated before the check";
 }
 
 TEST(HfCheckpointTest, MissingTensorNamesTensor) {
