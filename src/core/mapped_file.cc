@@ -14,22 +14,40 @@
 
 namespace seedtune {
 
-StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+namespace {
+
+// Opens a regular file for reading (symlinks followed). O_NONBLOCK: opening
+// a FIFO would otherwise wait for a writer forever; anything but a regular
+// file is refused by its type before a byte is read.
+StatusOr<int> OpenRegularFile(const std::string& path, struct stat* st) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return NotFound("{}: no such file", path);
     return IoError("{}: cannot open: {}", path, std::strerror(errno));
   }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
+  if (::fstat(fd, st) != 0) {
+    const int e = errno;
     ::close(fd);
     return IoError("{}: cannot stat: {}", path, std::strerror(e));
   }
-  if (S_ISDIR(st.st_mode)) {
+  if (!S_ISREG(st->st_mode)) {
     ::close(fd);
-    return InvalidArgument("{}: is a directory, expected a file", path);
+    const char* what = S_ISDIR(st->st_mode)    ? "a directory"
+                       : S_ISFIFO(st->st_mode) ? "a FIFO (named pipe)"
+                       : S_ISCHR(st->st_mode)  ? "a character device"
+                       : S_ISBLK(st->st_mode)  ? "a block device"
+                       : S_ISSOCK(st->st_mode) ? "a socket"
+                                               : "not a regular file";
+    return InvalidArgument("{}: is {}, expected a regular file", path, what);
   }
+  return fd;
+}
+
+}  // namespace
+
+StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
+  struct stat st {};
+  ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path, &st));
   MappedFile f;
   f.path_ = path;
   f.size_ = static_cast<size_t>(st.st_size);
@@ -75,12 +93,24 @@ void MappedFile::DropPages() const {
 }
 
 StatusOr<std::string> ReadFileToString(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("{}: cannot open for reading", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return IoError("{}: read error", path);
-  return ss.str();
+  struct stat st {};
+  ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path, &st));
+  std::string bytes;
+  bytes.reserve(static_cast<size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      return IoError("{}: read error: {}", path, std::strerror(e));
+    }
+    if (n == 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return bytes;
 }
 
 Status WriteStringToFile(const std::string& path, const std::string& bytes) {
