@@ -49,6 +49,9 @@ std::string BackendHelp();
 
 class ComputeBackend {
  public:
+  ComputeBackend() = default;
+  ComputeBackend(const ComputeBackend&) = delete;
+  ComputeBackend& operator=(const ComputeBackend&) = delete;
   virtual ~ComputeBackend() = default;
 
   virtual BackendKind kind() const = 0;
