@@ -5,11 +5,11 @@
 #include <fstream>
 #include <memory>
 
+#include "backend/backend.h"
 #include "cli/common.h"
 #include "core/threading.h"
 #include "data/objective.h"
 #include "fed/federated_data.h"
-#include "model/transformer.h"
 #include "net/participant.h"
 #include "runtime/model_source.h"
 
@@ -66,9 +66,13 @@ CommandRunner RegisterClient(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--metrics", a->metrics, "Write this client's events as JSON lines to this file");
   AddThreadsOption(cmd, o.get());
+  AddBackendOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, a]() -> int {
     ParticipantOptions popts = a->p;
+    auto backend = ParseBackendKind(o->backend);
+    if (!backend.ok()) return Fail("client", backend.status());
+    popts.backend = *backend;
     std::unique_ptr<std::ofstream> metrics;
     if (!a->metrics.empty()) {
       metrics = std::make_unique<std::ofstream>(a->metrics, std::ios::app);
@@ -109,8 +113,9 @@ CommandRunner RegisterClient(CLI::App& app) {
                                   {"fingerprint", result->fingerprint}, {"trained", result->rounds_trained},
                                   {"late", result->late_replies},       {"reconnects", result->reconnects}};
     if (!fdata->eval.empty()) {
-      Transformer model(*weights, ctx);
-      auto eval = EvaluateDataset(model, fdata->eval, fdata->objective, a->eval_batch);
+      auto model = MakeBackend(popts.backend, *weights, ctx);
+      if (!model.ok()) return Fail("client", model.status());
+      auto eval = EvaluateDataset(**model, fdata->eval, fdata->objective, a->eval_batch);
       if (!eval.ok()) return Fail("client", eval.status());
       out["eval_accuracy"] = eval->accuracy;
       out["eval_loss"] = eval->mean_loss;

@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "backend/backend.h"
+#include "backend/generate.h"
 #include "cli/common.h"
 #include "core/assets.h"
 #include "core/threading.h"
@@ -31,8 +33,6 @@
 #include "fed/federated_data.h"
 #include "ledger/ledger.h"
 #include "ledger/replay.h"
-#include "model/generate.h"
-#include "model/transformer.h"
 #include "runtime/model_source.h"
 #include "zo/fingerprint.h"
 
@@ -181,8 +181,8 @@ int RunDemo(const DemoArgs& a, const std::string& dir) {
   t = Clock::now();
   Say("[2/5] evaluating the base model ...");
   StatusOr<EvalResult> before = [&]() -> StatusOr<EvalResult> {
-    Transformer m(*base, ctx);
-    return EvaluateDataset(m, fdata->eval, fdata->objective, 16);
+    ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> m, MakeBackend(BackendKind::kCpu, *base, ctx));
+    return EvaluateDataset(*m, fdata->eval, fdata->objective, 16);
   }();
   if (!before.ok()) return Fail("demo", before.status());
   Say(" {:.1f} s\n", Since(t));
@@ -299,8 +299,8 @@ int RunDemo(const DemoArgs& a, const std::string& dir) {
   if (!report.ok()) return Fail("demo", report.status());
   replay_fp = FingerprintHex(report->final_fingerprint);
   StatusOr<EvalResult> after = [&]() -> StatusOr<EvalResult> {
-    Transformer m(final_model, ctx);
-    return EvaluateDataset(m, fdata->eval, fdata->objective, 16);
+    ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> m, MakeBackend(BackendKind::kCpu, final_model, ctx));
+    return EvaluateDataset(*m, fdata->eval, fdata->objective, 16);
   }();
   if (!after.ok()) return Fail("demo", after.status());
   Say(" {:.1f} s ({} rounds replayed)\n", Since(t), report->records_applied);
@@ -364,13 +364,14 @@ int RunDemo(const DemoArgs& a, const std::string& dir) {
                         : "MISMATCH: the fingerprints differ or the run failed");
 
   if (a.generate && match) {
-    Transformer m(final_model, ctx);
+    auto generator = MakeBackend(BackendKind::kCpu, final_model, ctx);
+    if (!generator.ok()) return Fail("demo", generator.status());
     const char* text = "Once upon a time";
     auto prompt = (*tok)->Encode(text);
     GenerateOptions g;
     g.max_new_tokens = 40;
     g.stop_token = (*tok)->eos_id();
-    auto out = Generate(m, prompt, g);
+    auto out = Generate(**generator, prompt, g);
     if (out.ok()) {
       std::vector<int32_t> all = prompt;
       all.insert(all.end(), out->begin(), out->end());

@@ -2,9 +2,9 @@
 #include <chrono>
 #include <cstdio>
 
+#include "backend/generate.h"
 #include "cli/common.h"
 #include "core/threading.h"
-#include "model/generate.h"
 #include "runtime/model_source.h"
 
 namespace seedtune::cli {
@@ -31,6 +31,7 @@ CommandRunner RegisterGenerate(CLI::App& app) {
   cmd->add_flag("!--no-stop", a->stop_at_eos, "Keep generating after an end-of-sequence token");
   cmd->add_flag("-q,--quiet", a->quiet, "Do not print timing statistics on stderr");
   AddThreadsOption(cmd, o.get());
+  AddBackendOption(cmd, o.get());
   return [o, a]() -> int {
     auto weights = LoadModelSpec(o->model);
     if (!weights.ok()) return Fail("generate", weights.status());
@@ -40,7 +41,8 @@ CommandRunner RegisterGenerate(CLI::App& app) {
     std::vector<int32_t> prompt = tokenizer.Encode(a->prompt, tokenizer.add_bos_by_default() && !a->no_bos);
     if (prompt.empty()) return Fail("generate", InvalidArgument("the prompt encodes to no tokens"));
     ThreadingContext ctx(o->threads);
-    Transformer model(*weights, ctx);
+    auto model = MakeBackend(o->backend, *weights, ctx);
+    if (!model.ok()) return Fail("generate", model.status());
     GenerateOptions opts;
     opts.max_new_tokens = a->n;
     opts.temperature = a->temperature;
@@ -51,7 +53,7 @@ CommandRunner RegisterGenerate(CLI::App& app) {
     std::fflush(stdout);
     int32_t prev = prompt.back();
     const auto t0 = std::chrono::steady_clock::now();
-    auto out = Generate(model, prompt, opts, [&](int32_t id) {
+    auto out = Generate(**model, prompt, opts, [&](int32_t id) {
       if (id == opts.stop_token) return;
       std::fputs(tokenizer.DecodeNext(prev, id).c_str(), stdout);
       std::fflush(stdout);

@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <numeric>
 
+#include "backend/backend.h"
 #include "cli/common.h"
 #include "core/threading.h"
-#include "model/transformer.h"
 #include "runtime/model_source.h"
 
 namespace seedtune::cli {
@@ -26,6 +26,7 @@ CommandRunner RegisterLogits(CLI::App& app) {
   cmd->add_option("--positions", a->positions, "Positions whose logits to print (negative: from the end)");
   cmd->add_option("--top", a->top, "Without --json: how many of the largest logits to show per position");
   AddThreadsOption(cmd, o.get());
+  AddBackendOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, a]() -> int {
     auto ids = ParseIntList(a->ids, "--ids");
@@ -45,8 +46,9 @@ CommandRunner RegisterLogits(CLI::App& app) {
     req.score_begin = 0;
     req.score_end = static_cast<int32_t>(req.tokens.size()) - 1;
     ThreadingContext ctx(o->threads);
-    Transformer model(*weights, ctx);
-    auto out = model.Forward(std::span<const SequenceRequest>(&req, 1));
+    auto model = MakeBackend(o->backend, *weights, ctx);
+    if (!model.ok()) return Fail("logits", model.status());
+    auto out = (*model)->Forward(std::span<const SequenceRequest>(&req, 1));
     if (!out.ok()) return Fail("logits", out.status());
     const SequenceOutput& r = (*out)[0];
     double loss = NAN;

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 
+#include "backend/backend.h"
 #include "cli/common.h"
 #include "core/threading.h"
 #include "fed/federated_data.h"
@@ -79,9 +80,13 @@ CommandRunner RegisterPeer(CLI::App& app) {
   cmd->add_option("--metrics", a->metrics, "Write this peer's events as JSON lines to this file");
   cmd->add_option("--port-file", a->port_file, "Write the port actually bound to this file");
   AddThreadsOption(cmd, o.get());
+  AddBackendOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, a]() -> int {
     PeerOptions popts = a->p;
+    auto backend = ParseBackendKind(o->backend);
+    if (!backend.ok()) return Fail("peer", backend.status());
+    popts.backend = *backend;
     popts.run.onebyte.dist = a->dist == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
     popts.run.data.seed = popts.run.onebyte.seed;
     std::unique_ptr<std::ofstream> metrics;

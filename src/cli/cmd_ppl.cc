@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <fstream>
 
+#include "backend/backend.h"
 #include "cli/common.h"
 #include "core/progress.h"
 #include "core/threading.h"
-#include "model/transformer.h"
 #include "runtime/model_source.h"
 
 namespace seedtune::cli {
@@ -33,6 +33,7 @@ CommandRunner RegisterPpl(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--batch", a->batch, "Sequences per forward pass")->check(CLI::PositiveNumber);
   AddThreadsOption(cmd, o.get());
+  AddBackendOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, a]() -> int {
     auto weights = LoadModelSpec(o->model);
@@ -67,7 +68,8 @@ CommandRunner RegisterPpl(CLI::App& app) {
     }
     if (seqs.empty()) return Fail("ppl", InvalidArgument("{}: no sequence of at least 2 tokens", a->file));
     ThreadingContext ctx(o->threads);
-    Transformer model(*weights, ctx);
+    auto model = MakeBackend(o->backend, *weights, ctx);
+    if (!model.ok()) return Fail("ppl", model.status());
     double nll = 0.0;
     int64_t count = 0;
     ProgressBar bar("ppl", static_cast<int64_t>(seqs.size()), "seq");
@@ -79,7 +81,7 @@ CommandRunner RegisterPpl(CLI::App& app) {
         r.score_end = static_cast<int32_t>(r.tokens.size()) - 1;
         batch.push_back(std::move(r));
       }
-      auto out = model.Forward(batch);
+      auto out = (*model)->Forward(batch);
       if (!out.ok()) return Fail("ppl", out.status());
       for (const auto& r : *out)
         for (float lp : r.token_logprobs) nll -= lp, ++count;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <memory>
 
+#include "backend/backend.h"
 #include "cli/common.h"
 #include "core/progress.h"
 #include "core/threading.h"
@@ -90,9 +91,12 @@ CommandRunner RegisterSimulate(CLI::App& app) {
                   "the ledger (0: none)")
       ->capture_default_str();
   AddThreadsOption(cmd, o.get());
+  AddBackendOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, a]() -> int {
     const bool onebyte = a->algo == "onebyte";
+    auto backend = ParseBackendKind(o->backend);
+    if (!backend.ok()) return Fail("simulate", backend.status());
     auto algo = onebyte ? StatusOr<FedAlgorithm>(FedAlgorithm::kMezo) : ParseFedAlgorithm(a->algo);
     if (!algo.ok()) return Fail("simulate", algo.status());
     auto attack = ParseAttack(a->attack);
@@ -106,6 +110,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     if (*rule == ScalarRule::kTrimmedMean && a->rule.find(':') != std::string::npos)
       sim.trim_fraction = std::stod(a->rule.substr(a->rule.find(':') + 1));
     sim.dist = a->dist == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
+    sim.backend = *backend;
     const int clients = sim.algo == FedAlgorithm::kMezo && !onebyte ? 1 : a->clients;
 
     auto weights = LoadModelSpec(o->model);
@@ -143,9 +148,9 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       else if (o->json) std::printf("%s\n", j.dump().c_str());
     };
     auto eval_set = [&](const char* label) -> StatusOr<EvalResult> {
-      Transformer model(*weights, ctx);
+      ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> model, MakeBackend(sim.backend, *weights, ctx));
       ProgressBar bar(label, static_cast<int64_t>(eval->size()), "ex");
-      auto r = EvaluateDataset(model, *eval, obj, sim.eval_batch, [&](int64_t d, int64_t) { bar.Update(d); });
+      auto r = EvaluateDataset(*model, *eval, obj, sim.eval_batch, [&](int64_t d, int64_t) { bar.Update(d); });
       bar.Finish();
       return r;
     };
@@ -167,6 +172,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       ob.eps = sim.eps;
       ob.seed = sim.seed;
       ob.dist = sim.dist;
+      ob.backend = sim.backend;
       ob.join.assign(static_cast<size_t>(clients), 1);
       ob.leave.assign(static_cast<size_t>(clients), 0);
       std::vector<ModelWeights> finals;

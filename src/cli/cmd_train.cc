@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 
+#include "backend/backend.h"
 #include "cli/common.h"
 #include "core/progress.h"
 #include "core/threading.h"
@@ -67,11 +68,11 @@ StatusOr<Prepared> Prepare(const TaskArgs& t, const Tokenizer& tok, const ModelC
   return p;
 }
 
-StatusOr<EvalResult> EvalWithBar(ModelWeights& w, ThreadingContext& ctx, std::span<const EncodedExample> ex,
-                                 Objective obj, int batch, const std::string& label) {
-  Transformer model(w, ctx);
+StatusOr<EvalResult> EvalWithBar(ModelWeights& w, ThreadingContext& ctx, BackendKind backend,
+                                 std::span<const EncodedExample> ex, Objective obj, int batch, const std::string& label) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> model, MakeBackend(backend, w, ctx));
   ProgressBar bar(label, static_cast<int64_t>(ex.size()), "ex");
-  auto r = EvaluateDataset(model, ex, obj, batch, [&](int64_t done, int64_t) { bar.Update(done); });
+  auto r = EvaluateDataset(*model, ex, obj, batch, [&](int64_t done, int64_t) { bar.Update(done); });
   bar.Finish();
   return r;
 }
@@ -129,8 +130,12 @@ CommandRunner RegisterTrain(CLI::App& app) {
                 "Continue the run recorded in --ledger: rebuild the model by replaying the ledger from its latest "
                 "usable snapshot (or the base), checking its fingerprints, then train from the next step");
   AddThreadsOption(cmd, o.get());
+  AddBackendOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, t, a]() -> int {
+    auto backend = ParseBackendKind(o->backend);
+    if (!backend.ok()) return Fail("train", backend.status());
+    a->mezo.backend = *backend;
     auto weights = LoadModelSpec(o->model);
     if (!weights.ok()) return Fail("train", weights.status());
     auto tok = LoadTokenizerForModel(o->model, weights->config(), o->tokenizer);
@@ -213,7 +218,7 @@ CommandRunner RegisterTrain(CLI::App& app) {
     EvalResult before;
     if (prep->eval.empty()) a->eval_before = false;
     if (a->eval_before) {
-      auto r = EvalWithBar(*weights, ctx, prep->eval, obj, a->mezo.eval_batch, "eval (before)");
+      auto r = EvalWithBar(*weights, ctx, *backend, prep->eval, obj, a->mezo.eval_batch, "eval (before)");
       if (!r.ok()) return Fail("train", r.status());
       before = *r;
       emit({{"event", "eval"}, {"split", "eval"}, {"step", 0}, {"accuracy", r->accuracy}, {"loss", r->mean_loss},
@@ -261,7 +266,7 @@ CommandRunner RegisterTrain(CLI::App& app) {
       std::fprintf(stderr, "ledger %s: %lld steps\n", a->ledger.c_str(), static_cast<long long>(a->mezo.steps));
     }
     if (!prep->eval.empty()) {
-      auto after = EvalWithBar(*weights, ctx, prep->eval, obj, a->mezo.eval_batch, "eval (after)");
+      auto after = EvalWithBar(*weights, ctx, *backend, prep->eval, obj, a->mezo.eval_batch, "eval (after)");
       if (!after.ok()) return Fail("train", after.status());
       emit({{"event", "eval"}, {"split", "eval"}, {"step", a->mezo.steps}, {"accuracy", after->accuracy},
             {"loss", after->mean_loss}, {"count", after->count}, {"fingerprint", result->final_fingerprint},
@@ -293,8 +298,11 @@ CommandRunner RegisterEval(CLI::App& app) {
   cmd->add_option("--split", *split, "eval, dev or train")->check(CLI::IsMember({"eval", "dev", "train"}));
   cmd->add_option("--batch", *batch, "Examples per forward pass");
   AddThreadsOption(cmd, o.get());
+  AddBackendOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
   return [o, t, batch, split]() -> int {
+    auto backend = ParseBackendKind(o->backend);
+    if (!backend.ok()) return Fail("eval", backend.status());
     auto weights = LoadModelSpec(o->model);
     if (!weights.ok()) return Fail("eval", weights.status());
     auto tok = LoadTokenizerForModel(o->model, weights->config(), o->tokenizer);
@@ -303,7 +311,7 @@ CommandRunner RegisterEval(CLI::App& app) {
     if (!prep.ok()) return Fail("eval", prep.status());
     ThreadingContext ctx(o->threads);
     const auto& ex = *split == "eval" ? prep->eval : *split == "dev" ? prep->dev : prep->train;
-    auto r = EvalWithBar(*weights, ctx, ex, prep->task.train_objective, *batch, "eval");
+    auto r = EvalWithBar(*weights, ctx, *backend, ex, prep->task.train_objective, *batch, "eval");
     if (!r.ok()) return Fail("eval", r.status());
     if (o->json) {
       nlohmann::ordered_json j{{"task", prep->task.name}, {"split", *split},         {"accuracy", r->accuracy},

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "backend/backend.h"
+
 namespace seedtune::cli {
 
 void AddModelOption(CLI::App* app, CommonOptions* o, bool required) {
@@ -21,6 +23,12 @@ void AddTokenizerOption(CLI::App* app, CommonOptions* o) {
 void AddThreadsOption(CLI::App* app, CommonOptions* o) {
   app->add_option("--threads", o->threads, "Worker threads (0 = all cores); results are identical for any count")
       ->check(CLI::NonNegativeNumber);
+}
+
+void AddBackendOption(CLI::App* app, CommonOptions* o) {
+  app->add_option("--backend", o->backend, "Compute backend: " + BackendHelp())
+      ->check(CLI::IsMember(BackendNames()))
+      ->capture_default_str();
 }
 
 void AddJsonOption(CLI::App* app, CommonOptions* o) {

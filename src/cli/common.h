@@ -18,12 +18,16 @@ struct CommonOptions {
   std::string model;
   std::string tokenizer;
   int threads = 0;  // 0 = all cores
+  std::string backend = "cpu";
   bool json = false;
 };
 
 void AddModelOption(CLI::App* app, CommonOptions* o, bool required = true);
 void AddTokenizerOption(CLI::App* app, CommonOptions* o);
 void AddThreadsOption(CLI::App* app, CommonOptions* o);
+// --backend NAME (backend/backend.h) for the commands that run a model; the
+// command passes o->backend to MakeBackend.
+void AddBackendOption(CLI::App* app, CommonOptions* o);
 void AddJsonOption(CLI::App* app, CommonOptions* o);
 
 // Prints "seedtune <command>: <status>" to stderr and returns exit code 1.

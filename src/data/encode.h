@@ -1,4 +1,4 @@
-// Examples -> token sequences for Transformer::Forward.
+// Examples -> token sequences for ComputeBackend::Forward.
 //
 // For each candidate c: tokens = Encode(prompt + c) with the tokenizer's
 // default BOS, and the scored range covers exactly c's tokens. The number of

@@ -8,7 +8,7 @@ namespace seedtune {
 namespace {
 
 // The one place the objective calls into the model.
-StatusOr<std::vector<SequenceOutput>> RunModel(Transformer& model, std::span<const SequenceRequest> requests,
+StatusOr<std::vector<SequenceOutput>> RunModel(ComputeBackend& model, std::span<const SequenceRequest> requests,
                                                const Perturbation* perturbation) {
   return model.Forward(requests, perturbation);
 }
@@ -104,14 +104,14 @@ double CandidateCrossEntropy(const std::vector<double>& scores, int label) {
   return mx + std::log(z) - scores[static_cast<size_t>(label)];
 }
 
-StatusOr<BatchResult> EvaluateBatch(Transformer& model, std::span<const EncodedExample> batch, Objective objective,
+StatusOr<BatchResult> EvaluateBatch(ComputeBackend& model, std::span<const EncodedExample> batch, Objective objective,
                                     const BatchOptions& options) {
   ASSIGN_OR_RETURN(Flat flat, Flatten(batch, objective, options));
   ASSIGN_OR_RETURN(std::vector<SequenceOutput> outputs, RunModel(model, flat.requests, options.perturbation));
   return Reduce(batch, objective, flat, outputs);
 }
 
-StatusOr<std::array<BatchResult, 2>> EvaluateBatchPair(Transformer& model, std::span<const EncodedExample> batch,
+StatusOr<std::array<BatchResult, 2>> EvaluateBatchPair(ComputeBackend& model, std::span<const EncodedExample> batch,
                                                       Objective objective, uint64_t seed, float eps,
                                                       ZDistribution dist, const BatchOptions& options) {
   if (options.perturbation != nullptr)
@@ -123,7 +123,7 @@ StatusOr<std::array<BatchResult, 2>> EvaluateBatchPair(Transformer& model, std::
   return std::array<BatchResult, 2>{std::move(plus), std::move(minus)};
 }
 
-StatusOr<EvalResult> EvaluateDataset(Transformer& model, std::span<const EncodedExample> examples,
+StatusOr<EvalResult> EvaluateDataset(ComputeBackend& model, std::span<const EncodedExample> examples,
                                      Objective objective, int batch_size, const EvalProgress& progress) {
   if (batch_size <= 0) return InvalidArgument("batch size {} must be positive", batch_size);
   EvalResult r;

@@ -14,10 +14,10 @@
 #include <span>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/status.h"
 #include "data/encode.h"
 #include "data/task.h"
-#include "model/transformer.h"
 
 namespace seedtune {
 
@@ -25,7 +25,7 @@ struct BatchOptions {
   // Language-model objective only: run only the gold candidates (a training
   // step needs nothing else). predictions are then -1 and correct is 0.
   bool gold_only = false;
-  // Evaluate at theta + scale * z(seed) (Transformer::Forward's perturbation);
+  // Evaluate at theta + scale * z(seed) (ComputeBackend::Forward's perturbation);
   // null: at theta. Not owned.
   const Perturbation* perturbation = nullptr;
 };
@@ -44,14 +44,14 @@ int ArgmaxLowestIndex(const std::vector<double>& scores);
 // -log softmax(scores)[label], computed stably.
 double CandidateCrossEntropy(const std::vector<double>& scores, int label);
 
-StatusOr<BatchResult> EvaluateBatch(Transformer& model, std::span<const EncodedExample> batch, Objective objective,
+StatusOr<BatchResult> EvaluateBatch(ComputeBackend& model, std::span<const EncodedExample> batch, Objective objective,
                                     const BatchOptions& options = {});
 
 // The SPSA pair: the batch at theta + eps z(seed) ([0]) and theta - eps z(seed)
-// ([1]) through one Transformer::ForwardPair (z generated once). Each result
+// ([1]) through one ComputeBackend::ForwardPair (z generated once). Each result
 // equals EvaluateBatch with the matching Perturbation; options.perturbation
 // must be null.
-StatusOr<std::array<BatchResult, 2>> EvaluateBatchPair(Transformer& model, std::span<const EncodedExample> batch,
+StatusOr<std::array<BatchResult, 2>> EvaluateBatchPair(ComputeBackend& model, std::span<const EncodedExample> batch,
                                                       Objective objective, uint64_t seed, float eps,
                                                       ZDistribution dist = ZDistribution::kGaussian,
                                                       const BatchOptions& options = {});
@@ -67,7 +67,7 @@ struct EvalResult {
 // progress(done, total) after each batch.
 using EvalProgress = std::function<void(int64_t done, int64_t total)>;
 
-StatusOr<EvalResult> EvaluateDataset(Transformer& model, std::span<const EncodedExample> examples,
+StatusOr<EvalResult> EvaluateDataset(ComputeBackend& model, std::span<const EncodedExample> examples,
                                      Objective objective, int batch_size, const EvalProgress& progress = {});
 
 }  // namespace seedtune

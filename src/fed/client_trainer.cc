@@ -44,7 +44,7 @@ std::vector<EncodedExample> ClientTrainer::Batch(int64_t step, int batch_size) c
   return batch;
 }
 
-StatusOr<ClientReply> ClientTrainer::Train(const RoundPlan& plan, const ModelWeights& global, Transformer& global_view,
+StatusOr<ClientReply> ClientTrainer::Train(const RoundPlan& plan, const ModelWeights& global, ComputeBackend& global_view,
                                            ModelWeights* work, ThreadingContext& ctx) const {
   if (data_.empty()) return FailedPrecondition("client {} has no data", id_);
   ClientReply reply;
@@ -87,7 +87,7 @@ StatusOr<ClientReply> ClientTrainer::Train(const RoundPlan& plan, const ModelWei
   if (!plan.seed_probabilities.empty() && plan.seed_probabilities.size() != candidates_.size())
     return InvalidArgument("round {}: {} seed probabilities for K = {}", t, plan.seed_probabilities.size(),
                            candidates_.size());
-  Transformer local(*work, ctx);
+  ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> local, MakeBackend(global_view.kind(), *work, ctx));
   PortableRng pick(StepSeed(o_.seed, static_cast<uint64_t>(t), 0x70000u + static_cast<uint32_t>(id_)));
   const uint64_t client_seed = StepSeed(o_.seed, static_cast<uint64_t>(id_), 0xc1e27u);
   const int64_t base_step = (t - 1) * o_.local_steps;
@@ -96,7 +96,7 @@ StatusOr<ClientReply> ClientTrainer::Train(const RoundPlan& plan, const ModelWei
     const int j = DrawSeedIndex(pick, plan.seed_probabilities, o_.num_seeds);
     const auto idx = StepBatch(client_seed, base_step + step, 1, static_cast<int64_t>(data_.size()));
     const EncodedExample& one = data_[static_cast<size_t>(idx[0])];
-    ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(local, std::span<const EncodedExample>(&one, 1), objective_,
+    ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(*local, std::span<const EncodedExample>(&one, 1), objective_,
                                                   candidates_[j], o_.eps, o_.dist, bopts));
     double g = (pair[0].mean_loss - pair[1].mean_loss) / (2.0 * o_.eps);
     if (!std::isfinite(g)) continue;  // the paper's code skips NaN losses
@@ -104,7 +104,7 @@ StatusOr<ClientReply> ClientTrainer::Train(const RoundPlan& plan, const ModelWei
       g = CorruptScalar(g, o_.byzantine, StepSeed(attack_seed, static_cast<uint64_t>(step)));
     const float gf = static_cast<float>(g);  // what travels, and what the client applies
     const ZUpdate u{candidates_[j], -o_.lr * gf, 1.0f};
-    ApplyUpdates(work, std::span<const ZUpdate>(&u, 1), o_.dist, ctx);
+    local->ApplyUpdates(work, std::span<const ZUpdate>(&u, 1), o_.dist);
     reply.pairs.emplace_back(static_cast<uint16_t>(j), gf);
     loss += pair[0].mean_loss;
   }

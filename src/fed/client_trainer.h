@@ -6,12 +6,12 @@
 #include <span>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/status.h"
 #include "core/threading.h"
 #include "data/encode.h"
 #include "data/objective.h"
 #include "fed/strategy.h"
-#include "model/transformer.h"
 #include "model/weights.h"
 
 namespace seedtune {
@@ -28,12 +28,13 @@ class ClientTrainer {
   int64_t num_examples() const { return static_cast<int64_t>(data_.size()); }
   bool byzantine() const { return byzantine_; }
 
-  // The client's reply to `plan`. `global_view` is a Transformer over the
+  // The client's reply to `plan`. `global_view` is a backend serving the
   // current global weights `global` (MeZO / FeedSign / ZO-FedSGD evaluate
   // perturbed forwards through it; perturbations never change the weights).
   // FedKSeed trains tau local steps on `*work`, a scratch model that is
-  // overwritten with `global` first (one scratch serves every client in turn).
-  StatusOr<ClientReply> Train(const RoundPlan& plan, const ModelWeights& global, Transformer& global_view,
+  // overwritten with `global` first (one scratch serves every client in turn),
+  // through a backend of the same kind as `global_view`.
+  StatusOr<ClientReply> Train(const RoundPlan& plan, const ModelWeights& global, ComputeBackend& global_view,
                               ModelWeights* work, ThreadingContext& ctx) const;
 
   // Client k's minibatch of a step: its own seeded epoch permutations.

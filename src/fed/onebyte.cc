@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <memory>
 
-#include "model/transformer.h"
 #include "train/mezo.h"
 #include "zo/fingerprint.h"
 
@@ -55,7 +55,7 @@ std::vector<ZUpdate> OneByteUpdates(std::vector<OneByteRecord> records, float lr
   return ups;
 }
 
-StatusOr<std::vector<OneByteRecord>> OneByteMachineRecords(Transformer& model, std::span<const EncodedExample> shard,
+StatusOr<std::vector<OneByteRecord>> OneByteMachineRecords(ComputeBackend& model, std::span<const EncodedExample> shard,
                                                            Objective objective, const OneByteOptions& o,
                                                            int64_t t, int m, double* loss_sum) {
   if (shard.empty()) return FailedPrecondition("onebyte: machine {} has no training examples", m);
@@ -91,30 +91,31 @@ StatusOr<std::vector<OneByteIterationLog>> RunOneByte(const ModelWeights& base, 
   for (int64_t t = 1; t <= o.iterations; ++t) {
     OneByteIterationLog it;
     it.iteration = t;
+    std::vector<std::unique_ptr<ComputeBackend>> backends(static_cast<size_t>(machines));  // of the live machines
     for (int m = 0; m < machines; ++m) {
       const bool live = t >= o.join[m] && (o.leave[m] == 0 || t < o.leave[m]);
       if (!live) {
         models[m].reset();  // a machine that left keeps nothing
         continue;
       }
-      if (!models[m]) {  // joining: base model + replay of the byte log
-        models[m] = base.Clone();
-        for (const auto& recs : log) ApplyUpdates(&*models[m], OneByteUpdates(recs, o.lr), o.dist, ctx);
-      }
+      const bool joining = !models[m];
+      if (joining) models[m] = base.Clone();
+      ASSIGN_OR_RETURN(backends[m], MakeBackend(o.backend, *models[m], ctx));
+      if (joining)  // base model + replay of the byte log
+        for (const auto& recs : log) backends[m]->ApplyUpdates(&*models[m], OneByteUpdates(recs, o.lr), o.dist);
       it.live.push_back(m);
     }
     if (it.live.empty()) return FailedPrecondition("onebyte: no machine is live at iteration {}", t);
     double loss_sum = 0.0;
     for (int m : it.live) {
-      Transformer model(*models[m], ctx);
-      ASSIGN_OR_RETURN(auto recs, OneByteMachineRecords(model, data[m], objective, o, t, m, &loss_sum));
+      ASSIGN_OR_RETURN(auto recs, OneByteMachineRecords(*backends[m], data[m], objective, o, t, m, &loss_sum));
       it.records.insert(it.records.end(), recs.begin(), recs.end());
     }
     it.loss = loss_sum / static_cast<double>(it.records.size());
     const auto updates = OneByteUpdates(it.records, o.lr);
     for (int m : it.live) {
-      ApplyUpdates(&*models[m], updates, o.dist, ctx);
-      it.fingerprints[m] = FingerprintHex(ModelFingerprint(*models[m], ctx));
+      backends[m]->ApplyUpdates(&*models[m], updates, o.dist);
+      it.fingerprints[m] = FingerprintHex(backends[m]->Fingerprint(*models[m]));
     }
     for (const auto& [m, fp] : it.fingerprints)
       if (fp != it.fingerprints.begin()->second)

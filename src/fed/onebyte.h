@@ -19,11 +19,11 @@
 #include <span>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/status.h"
 #include "core/threading.h"
 #include "data/encode.h"
 #include "data/objective.h"
-#include "model/transformer.h"
 #include "model/weights.h"
 #include "zo/update.h"
 
@@ -53,6 +53,9 @@ struct OneByteOptions {
   ZDistribution dist = ZDistribution::kGaussian;
   // Machine m is live for iterations [join[m], leave[m]) (1-based; leave 0 = never).
   std::vector<int64_t> join, leave;
+  // RunOneByte: the backend every machine's model runs on (this process's
+  // choice, not part of a run: a networked peer takes its own from PeerOptions).
+  BackendKind backend = BackendKind::kCpu;
 };
 
 struct OneByteIterationLog {
@@ -68,7 +71,7 @@ struct OneByteIterationLog {
 // each quantized to one byte, in sample order. Adds each L(theta + eps z) to
 // *loss_sum when given. RunOneByte and `seedtune peer` both call this, so a
 // networked peer sends exactly the bytes of the in-process engine.
-StatusOr<std::vector<OneByteRecord>> OneByteMachineRecords(Transformer& model, std::span<const EncodedExample> shard,
+StatusOr<std::vector<OneByteRecord>> OneByteMachineRecords(ComputeBackend& model, std::span<const EncodedExample> shard,
                                                            Objective objective, const OneByteOptions& options,
                                                            int64_t iteration, int machine,
                                                            double* loss_sum = nullptr);

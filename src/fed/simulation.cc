@@ -6,7 +6,6 @@
 #include <memory>
 
 #include "fed/client_trainer.h"
-#include "model/transformer.h"
 #include "zo/fingerprint.h"
 
 namespace seedtune {
@@ -43,11 +42,15 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
     for (int k = 0; k < n; ++k) replicas.push_back(global->Clone());
   const bool fedkseed = IsFedKSeed(o.algo);
 
+  // One backend serving the global model for the run (rounds update it in
+  // place), so workspaces and perturbation scratch are allocated once; one
+  // working copy serves every FedKSeed client in turn (memory does not grow
+  // with clients).
+  ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> model, MakeBackend(o.backend, *global, ctx));
   SimulationResult result;
   auto evaluate = [&](int64_t round) -> Status {
     if (dev.empty()) return Status::Ok();
-    Transformer model(*global, ctx);
-    ASSIGN_OR_RETURN(EvalResult r, EvaluateDataset(model, dev, objective, o.eval_batch));
+    ASSIGN_OR_RETURN(EvalResult r, EvaluateDataset(*model, dev, objective, o.eval_batch));
     SimEvalLog log{round, r};
     if (cb.on_eval) cb.on_eval(log);
     result.evals.push_back(log);
@@ -55,10 +58,6 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
   };
   if (o.eval_every > 0) RETURN_IF_ERROR(evaluate(o.first_round - 1));
 
-  // One view of the global model for the run (rounds update it in place), so
-  // workspaces and perturbation scratch are allocated once; one working copy
-  // serves every FedKSeed client in turn (memory does not grow with clients).
-  Transformer model(*global, ctx);
   ModelWeights work;
   if (fedkseed) work = global->Clone();
   for (int64_t t = o.first_round; t <= o.rounds; ++t) {
@@ -67,7 +66,7 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
     std::vector<ClientReply> replies;
     std::vector<double> honest_losses;
     for (int k : plan.participants) {
-      ASSIGN_OR_RETURN(ClientReply reply, trainers[k].Train(plan, *global, model, fedkseed ? &work : nullptr, ctx));
+      ASSIGN_OR_RETURN(ClientReply reply, trainers[k].Train(plan, *global, *model, fedkseed ? &work : nullptr, ctx));
       if (!byzantine[k] && (!fedkseed || !reply.pairs.empty())) honest_losses.push_back(reply.loss);
       replies.push_back(std::move(reply));
     }
@@ -83,12 +82,12 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
     double loss_sum = 0.0;
     for (double l : honest_losses) loss_sum += l;
     log.loss = honest_losses.empty() ? 0.0 : loss_sum / static_cast<double>(honest_losses.size());
-    ApplyUpdates(global, log.updates, o.dist, ctx);
-    const uint64_t fp = ModelFingerprint(*global, ctx);
+    model->ApplyUpdates(global, log.updates, o.dist);
+    const uint64_t fp = model->Fingerprint(*global);
     log.fingerprint = FingerprintHex(fp);
     for (int k = 0; k < static_cast<int>(replicas.size()); ++k) {
-      ApplyUpdates(&replicas[k], log.updates, o.dist, ctx);
-      const uint64_t rfp = ModelFingerprint(replicas[k], ctx);
+      model->ApplyUpdates(&replicas[k], log.updates, o.dist);
+      const uint64_t rfp = model->Fingerprint(replicas[k]);
       if (rfp != fp)
         return InternalError("round {}: client {} holds fingerprint {} but the global model is {}", t, k,
                              FingerprintHex(rfp), log.fingerprint);
@@ -102,7 +101,7 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
     if (o.eval_every > 0 && t % o.eval_every == 0 && t != o.rounds) RETURN_IF_ERROR(evaluate(t));
   }
   RETURN_IF_ERROR(evaluate(o.rounds));
-  result.final_fingerprint = FingerprintHex(ModelFingerprint(*global, ctx));
+  result.final_fingerprint = FingerprintHex(model->Fingerprint(*global));
   return result;
 }
 

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/status.h"
 #include "core/threading.h"
 #include "data/encode.h"
@@ -53,6 +54,7 @@ struct SimulationOptions : FedOptions {
   int64_t eval_every = 0;  // dev evaluation every N rounds (0: only at the end)
   int eval_batch = 16;
   bool replicas = false;   // every client keeps and updates its own copy (fingerprint check)
+  BackendKind backend = BackendKind::kCpu;  // runs the models, updates and fingerprints
 };
 
 struct RoundLog {

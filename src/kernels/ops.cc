@@ -13,8 +13,6 @@ namespace seedtune {
 
 namespace {
 
-bool UseAvx2() { return ActiveSimdLevel() >= SimdLevel::kAvx2; }
-
 #define ST_AVX2 __attribute__((target("avx2,fma")))
 
 ST_AVX2 inline float HorizontalSum(__m256 v) {
@@ -235,42 +233,69 @@ ST_AVX2 void AttentionHeadAvx2(const float* q, int64_t q_stride, const float* k,
 
 }  // namespace
 
-void RmsNorm(const float* x, const float* w, int64_t rows, int64_t d, float eps, float* out) {
-  if (UseAvx2()) return RmsNormAvx2(x, w, rows, d, eps, out);
+void RmsNorm(SimdLevel level, const float* x, const float* w, int64_t rows, int64_t d, float eps, float* out) {
+  if (level >= SimdLevel::kAvx2) return RmsNormAvx2(x, w, rows, d, eps, out);
   RmsNormReference(x, w, rows, d, eps, out);
 }
 
-void LayerNorm(const float* x, const float* w, const float* b, int64_t rows, int64_t d, float eps, float* out) {
+void LayerNorm(SimdLevel level, const float* x, const float* w, const float* b, int64_t rows, int64_t d, float eps,
+               float* out) {
   // Two passes over a row of a few hundred floats: the compiler's scalar code
   // is within noise of a SIMD version at these sizes.
   LayerNormReference(x, w, b, rows, d, eps, out);
 }
 
-void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
-  if (UseAvx2()) return SiluMulAvx2(gate, up, n, out);
+void SiluMul(SimdLevel level, const float* gate, const float* up, int64_t n, float* out) {
+  if (level >= SimdLevel::kAvx2) return SiluMulAvx2(gate, up, n, out);
   SiluMulReference(gate, up, n, out);
 }
 
-void Activate(KernelActivation act, float* x, int64_t n) {
-  if (UseAvx2()) return ActivateAvx2(act, x, n);
+void Activate(SimdLevel level, KernelActivation act, float* x, int64_t n) {
+  if (level >= SimdLevel::kAvx2) return ActivateAvx2(act, x, n);
   ActivateReference(act, x, n);
 }
 
-void AddInPlace(const float* x, float* y, int64_t n) {
-  if (UseAvx2()) return AddInPlaceAvx2(x, y, n);
+void AddInPlace(SimdLevel level, const float* x, float* y, int64_t n) {
+  if (level >= SimdLevel::kAvx2) return AddInPlaceAvx2(x, y, n);
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
-float LogSumExp(const float* x, int64_t n) {
-  if (UseAvx2()) return LogSumExpAvx2(x, n);
+float LogSumExp(SimdLevel level, const float* x, int64_t n) {
+  if (level >= SimdLevel::kAvx2) return LogSumExpAvx2(x, n);
   return LogSumExpReference(x, n);
 }
 
-void AttentionHead(const float* q, int64_t q_stride, const float* k, const float* v, int64_t kv_stride, int64_t past,
-                   int64_t len, int64_t head_dim, float scale, float* out, int64_t out_stride, float* scratch) {
-  if (UseAvx2())
+void AttentionHead(SimdLevel level, const float* q, int64_t q_stride, const float* k, const float* v,
+                   int64_t kv_stride, int64_t past, int64_t len, int64_t head_dim, float scale, float* out,
+                   int64_t out_stride, float* scratch) {
+  if (level >= SimdLevel::kAvx2)
     return AttentionHeadAvx2(q, q_stride, k, v, kv_stride, past, len, head_dim, scale, out, out_stride, scratch);
   AttentionHeadReference(q, q_stride, k, v, kv_stride, past, len, head_dim, scale, out, out_stride, scratch);
+}
+
+// Without a level: the process-wide one.
+void RmsNorm(const float* x, const float* w, int64_t rows, int64_t d, float eps, float* out) {
+  RmsNorm(ActiveSimdLevel(), x, w, rows, d, eps, out);
+}
+
+void LayerNorm(const float* x, const float* w, const float* b, int64_t rows, int64_t d, float eps, float* out) {
+  LayerNorm(ActiveSimdLevel(), x, w, b, rows, d, eps, out);
+}
+
+void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
+  SiluMul(ActiveSimdLevel(), gate, up, n, out);
+}
+
+void Activate(KernelActivation act, float* x, int64_t n) { Activate(ActiveSimdLevel(), act, x, n); }
+
+void AddInPlace(const float* x, float* y, int64_t n) { AddInPlace(ActiveSimdLevel(), x, y, n); }
+
+float LogSumExp(const float* x, int64_t n) { return LogSumExp(ActiveSimdLevel(), x, n); }
+
+void AttentionHead(const float* q, int64_t q_stride, const float* k, const float* v, int64_t kv_stride, int64_t past,
+                   int64_t len, int64_t head_dim, float scale, float* out, int64_t out_stride, float* scratch) {
+  AttentionHead(ActiveSimdLevel(), q, q_stride, k, v, kv_stride, past, len, head_dim, scale, out, out_stride,
+                scratch);
 }
 
 }  // namespace seedtune

@@ -1,11 +1,15 @@
 // Row kernels of the transformer forward pass. Each function has a plain
 // scalar twin named ...Reference that is the specification; the plain name
-// dispatches on ActiveSimdLevel() (kernels/cpu.h) to an AVX2 path when the CPU
-// has one. Kernels are single-threaded: callers parallelise over rows with
-// shape-derived chunks, so results do not depend on the thread count.
+// dispatches to an AVX2 path when the given SimdLevel allows it (the overload
+// without a level uses ActiveSimdLevel(), kernels/cpu.h; a Transformer passes
+// its own level, so a scalar and a SIMD model can run side by side). Kernels
+// are single-threaded: callers parallelise over rows with shape-derived
+// chunks, so results do not depend on the thread count.
 #pragma once
 
 #include <cstdint>
+
+#include "kernels/cpu.h"
 
 namespace seedtune {
 
@@ -13,26 +17,33 @@ enum class KernelActivation { kSilu, kRelu, kGeluTanh, kGeluErf };
 
 // out[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * w          (Llama RMSNorm)
 void RmsNorm(const float* x, const float* w, int64_t rows, int64_t d, float eps, float* out);
+void RmsNorm(SimdLevel level, const float* x, const float* w, int64_t rows, int64_t d, float eps, float* out);
 void RmsNormReference(const float* x, const float* w, int64_t rows, int64_t d, float eps, float* out);
 
 // out[r, :] = (x - mean) / sqrt(var + eps) * w + b, biased variance (LayerNorm)
 void LayerNorm(const float* x, const float* w, const float* b, int64_t rows, int64_t d, float eps, float* out);
+void LayerNorm(SimdLevel level, const float* x, const float* w, const float* b, int64_t rows, int64_t d, float eps,
+               float* out);
 void LayerNormReference(const float* x, const float* w, const float* b, int64_t rows, int64_t d, float eps,
                         float* out);
 
 // out[i] = silu(gate[i]) * up[i]                                  (SwiGLU)
 void SiluMul(const float* gate, const float* up, int64_t n, float* out);
+void SiluMul(SimdLevel level, const float* gate, const float* up, int64_t n, float* out);
 void SiluMulReference(const float* gate, const float* up, int64_t n, float* out);
 
 // x[i] = act(x[i]) in place.
 void Activate(KernelActivation act, float* x, int64_t n);
+void Activate(SimdLevel level, KernelActivation act, float* x, int64_t n);
 void ActivateReference(KernelActivation act, float* x, int64_t n);
 
 // y[i] += x[i]
 void AddInPlace(const float* x, float* y, int64_t n);
+void AddInPlace(SimdLevel level, const float* x, float* y, int64_t n);
 
 // log(sum_i exp(x[i])), stable.
 float LogSumExp(const float* x, int64_t n);
+float LogSumExp(SimdLevel level, const float* x, int64_t n);
 float LogSumExpReference(const float* x, int64_t n);
 
 // Rotary embedding of `rows` vectors of `num_heads` heads (row stride
@@ -51,6 +62,9 @@ void ApplyRope(float* x, int64_t rows, int64_t row_stride, int64_t num_heads, in
 // query row is read in full before its output row is written.
 void AttentionHead(const float* q, int64_t q_stride, const float* k, const float* v, int64_t kv_stride, int64_t past,
                    int64_t len, int64_t head_dim, float scale, float* out, int64_t out_stride, float* scratch);
+void AttentionHead(SimdLevel level, const float* q, int64_t q_stride, const float* k, const float* v,
+                   int64_t kv_stride, int64_t past, int64_t len, int64_t head_dim, float scale, float* out,
+                   int64_t out_stride, float* scratch);
 void AttentionHeadReference(const float* q, int64_t q_stride, const float* k, const float* v, int64_t kv_stride,
                             int64_t past, int64_t len, int64_t head_dim, float scale, float* out, int64_t out_stride,
                             float* scratch);

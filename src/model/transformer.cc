@@ -58,6 +58,20 @@ void Grow(V& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
+// y = x w^T (+ bias) for a row or two by the GEMM contract's plain loop
+// (GemmReference), spread over fixed blocks of output columns: decoding on
+// the scalar path, with no OpenBLAS in it.
+void GemvReference(ThreadingContext& ctx, const float* x, int64_t rows, int64_t k, const float* w, int64_t n,
+                   const float* bias, float* y) {
+  constexpr int64_t kColumns = 256;
+  const size_t tasks = static_cast<size_t>((n + kColumns - 1) / kColumns);
+  ctx.ParallelFor(tasks, [&](size_t t, int) {
+    const int64_t j0 = static_cast<int64_t>(t) * kColumns, nj = std::min(kColumns, n - j0);
+    for (int64_t i = 0; i < rows; ++i)
+      GemmReference(x + i * k, 1, k, w + j0 * k, nj, bias != nullptr ? bias + j0 : nullptr, y + i * n + j0);
+  });
+}
+
 }  // namespace
 
 KvCache::KvCache(const ModelConfig& config, int64_t capacity)
@@ -66,7 +80,14 @@ KvCache::KvCache(const ModelConfig& config, int64_t capacity)
   v_.assign(k_.size(), 0.0f);
 }
 
-Transformer::Transformer(const ModelWeights& weights, ThreadingContext& ctx) : weights_(weights), ctx_(ctx) {
+Transformer::Transformer(const ModelWeights& weights, ThreadingContext& ctx)
+    : Transformer(weights, ctx, ActiveSimdLevel()) {}
+
+Transformer::Transformer(const ModelWeights& weights, ThreadingContext& ctx, SimdLevel level)
+    : weights_(weights),
+      ctx_(ctx),
+      level_(std::min(level, DetectedSimdLevel())),
+      nr_(GemmGeometryFor(level_).nr) {
   InitBlasSingleThreaded();
 }
 
@@ -180,12 +201,24 @@ void Transformer::Norm(int w, int b, const float* in, float* out, int64_t rows) 
     const float* src = in + s * rows * d;
     float* dst = out + s * rows * d;
     if (c.arch == Architecture::kLlama) {
-      ForRowChunks(ctx_, rows, [&](int64_t r0, int64_t n) { RmsNorm(src + r0 * d, wp, n, d, c.norm_eps, dst + r0 * d); });
+      ForRowChunks(ctx_, rows,
+                   [&](int64_t r0, int64_t n) { RmsNorm(level_, src + r0 * d, wp, n, d, c.norm_eps, dst + r0 * d); });
     } else {
       const float* bp = Weight(b, s, kVectorSlotB);
-      ForRowChunks(ctx_, rows,
-                   [&](int64_t r0, int64_t n) { LayerNorm(src + r0 * d, wp, bp, n, d, c.norm_eps, dst + r0 * d); });
+      ForRowChunks(ctx_, rows, [&](int64_t r0, int64_t n) {
+        LayerNorm(level_, src + r0 * d, wp, bp, n, d, c.norm_eps, dst + r0 * d);
+      });
     }
+  }
+}
+
+void Transformer::MasterGemv(int w, int b, const float* in, int64_t rows, int64_t in_dim, int64_t out_dim,
+                             float* out) {
+  const float* bias = b >= 0 ? weights_.data(b) : nullptr;
+  if (level_ == SimdLevel::kScalar) {
+    GemvReference(ctx_, in, rows, in_dim, weights_.data(w), out_dim, bias, out);
+  } else {
+    MatMulTransB(ctx_, in, rows, in_dim, weights_.data(w), out_dim, bias, out);
   }
 }
 
@@ -193,7 +226,7 @@ void Transformer::Linear(int w, int b, const float* in, int64_t rows, int64_t in
   if (!perturbed_ && prepared_parent_ == nullptr && rows <= kGemvRows) {
     // Decoding a token or two: a matrix-vector product streams the master
     // weights once; packing them first would read them twice.
-    MatMulTransB(ctx_, in, rows, in_dim, weights_.data(w), out_dim, b >= 0 ? weights_.data(b) : nullptr, out);
+    MasterGemv(w, b, in, rows, in_dim, out_dim, out);
     return;
   }
   const std::array<const float*, 2> packed = PackedWeight(w);
@@ -221,7 +254,7 @@ void Transformer::Attention(int64_t layer, std::span<const SeqSpan> spans, KvCac
       kbase = k_.data() + s.row * kvd + kvh * hd;
       vbase = v_.data() + s.row * kvd + kvh * hd;
     }
-    AttentionHead(q_.data() + s.row * qd + h * hd, qd, kbase, vbase, kvd, s.past, s.len, hd, scale,
+    AttentionHead(level_, q_.data() + s.row * qd + h * hd, qd, kbase, vbase, kvd, s.past, s.len, hd, scale,
                   q_.data() + s.row * qd + h * hd, qd, scores_.data() + thread * max_keys);
   });
 }
@@ -253,7 +286,7 @@ void Transformer::RunBlocks(std::span<const SeqSpan> spans, int64_t T, KvCache* 
   // Row-wise helpers over all R rows. Element-wise kernels run one row at a
   // time so a row's values never depend on where it sits in the batch.
   auto add_rows = [&](const float* src, float* dst) {
-    ForRowChunks(ctx_, R, [&](int64_t r0, int64_t n) { AddInPlace(src + r0 * d, dst + r0 * d, n * d); });
+    ForRowChunks(ctx_, R, [&](int64_t r0, int64_t n) { AddInPlace(level_, src + r0 * d, dst + r0 * d, n * d); });
   };
   auto mlp = [&](const BlockTensors& b, const float* in, float* out) {
     if (b.gate_w >= 0) {
@@ -268,20 +301,20 @@ void Transformer::RunBlocks(std::span<const SeqSpan> spans, int64_t T, KvCache* 
           const int64_t rows = std::min(kUpRows, T - c0);
           const float* x = in + (st * T + c0) * d;
           if (gemv) {
-            MatMulTransB(ctx_, x, rows, d, weights_.data(b.up_w), f, nullptr, ff2_.data());
+            MasterGemv(b.up_w, -1, x, rows, d, f, ff2_.data());
           } else {
             GemmPacked(ctx_, level_, x, rows, d, up[st], f, nullptr, ff2_.data());
           }
           float* gate = ff1_.data() + (st * T + c0) * f;
           ForRowChunks(ctx_, rows, [&](int64_t r0, int64_t n) {
-            for (int64_t r = r0; r < r0 + n; ++r) SiluMul(gate + r * f, ff2_.data() + r * f, f, gate + r * f);
+            for (int64_t r = r0; r < r0 + n; ++r) SiluMul(level_, gate + r * f, ff2_.data() + r * f, f, gate + r * f);
           });
         }
       }
     } else {
       Linear(b.up_w, b.up_b, in, T, d, f, ff1_.data());
       ForRowChunks(ctx_, R, [&](int64_t r0, int64_t n) {
-        for (int64_t r = r0; r < r0 + n; ++r) Activate(act, ff1_.data() + r * f, f);
+        for (int64_t r = r0; r < r0 + n; ++r) Activate(level_, act, ff1_.data() + r * f, f);
       });
     }
     Linear(b.down_w, b.down_b, ff1_.data(), T, f, d, out);
@@ -410,7 +443,7 @@ void Transformer::RunBlocksBySequence(std::span<const SeqSpan> spans_one, int64_
   }
   while (children_.size() < static_cast<size_t>(ctx_.num_threads())) {
     serial_ctx_.push_back(std::make_unique<ThreadingContext>(1));
-    children_.push_back(std::make_unique<Transformer>(weights_, *serial_ctx_.back()));
+    children_.push_back(std::make_unique<Transformer>(weights_, *serial_ctx_.back(), level_));
   }
   const size_t nseq = spans_one.size();
   last_sequence_tasks_ = static_cast<int64_t>(streams_ * nseq);
@@ -427,8 +460,6 @@ void Transformer::RunPreparedBlocks(const Transformer& parent, int stream, float
   prepared_stream_ = stream;
   streams_ = 1;
   perturbed_ = false;
-  level_ = parent.level_;
-  nr_ = parent.nr_;
   EnsureWorkspace(len, len, len);
   ws_keys_ = len;
   for (int64_t i = 0; i < len; ++i) positions_[i] = i;
@@ -444,14 +475,11 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
   const ModelTensors& ix = weights_.index();
   const int64_t T = static_cast<int64_t>(tokens.size());  // rows per stream
   const int64_t S = streams_, R = S * T;                   // all rows
-  const int64_t d = c.hidden_size, hd = c.head_dim, nh = c.num_heads, kvh = c.num_kv_heads;
-  const int64_t qd = nh * hd, kvd = kvh * hd, f = c.intermediate_size;
+  const int64_t d = c.hidden_size;
   int64_t max_keys = 0;
   for (const auto& s : spans_one) max_keys = std::max(max_keys, s.past + s.len);
   EnsureWorkspace(R, T, max_keys);
   ws_keys_ = max_keys;
-  level_ = ActiveSimdLevel();
-  nr_ = GemmGeometryFor(level_).nr;
   for (int& t : slot_tensor_) t = -1;
   if (pack_scratch_.size() != static_cast<size_t>(ctx_.num_threads())) pack_scratch_.resize(ctx_.num_threads());
   // Spans of every stream: stream s's copy of a sequence starts s*T rows later.
@@ -484,9 +512,9 @@ void Transformer::RunBody(std::span<const int32_t> tokens, std::span<const SeqSp
           float* pr = prow_buf.data();
           PerturbZ(seed_, static_cast<uint64_t>(weights_.canonical_index(pos) + prow), d, dist_, scale_[st],
                    weights_.data(pos) + prow, pr);
-          AddInPlace(pr, xr, d);
+          AddInPlace(level_, pr, xr, d);
         } else {
-          AddInPlace(weights_.data(pos) + prow, xr, d);
+          AddInPlace(level_, weights_.data(pos) + prow, xr, d);
         }
       }
     }
@@ -639,7 +667,7 @@ StatusOr<std::vector<SequenceOutput>> Transformer::Run(std::span<const SequenceR
         SequenceOutput& o = out[st * nseq + r.seq];
         for (size_t slot : r.logit_slots) std::memcpy(o.logits[slot].data() + v0, lg, vn * sizeof(float));
         if (r.score_slot >= 0) {
-          tile_lse[(st * nr + i) * tiles + j] = LogSumExp(lg, vn);
+          tile_lse[(st * nr + i) * tiles + j] = LogSumExp(level_, lg, vn);
           if (r.target >= v0 && r.target < v0 + vn) target_logit[st * nr + i] = lg[r.target - v0];
         }
       });

@@ -70,13 +70,25 @@ class KvCache {
   std::vector<float> k_, v_;
 };
 
+// The CPU forward pass. Code outside backend/ reaches it through a
+// ComputeBackend (backend/backend.h), which pairs it with the update and
+// fingerprint primitives.
 class Transformer {
  public:
-  // Keeps references: `weights` and `ctx` must outlive the Transformer.
+  // Keeps references: `weights` and `ctx` must outlive the Transformer. Runs
+  // on ActiveSimdLevel() as it is at construction.
   Transformer(const ModelWeights& weights, ThreadingContext& ctx);
+  // Runs its GEMMs and row kernels on `level` (capped at DetectedSimdLevel()),
+  // whatever the process-wide level is; kScalar also computes decoding's
+  // matrix-vector products with the GEMM contract's plain loop instead of
+  // OpenBLAS, so a scalar Transformer runs on reference code only. z is
+  // generated through the process-wide path (kernels/random.h: every path
+  // gives the same bits).
+  Transformer(const ModelWeights& weights, ThreadingContext& ctx, SimdLevel level);
 
   const ModelConfig& config() const { return weights_.config(); }
   const ModelWeights& weights() const { return weights_; }
+  SimdLevel simd_level() const { return level_; }
 
   // Batched forward. Validates token ids, positions and lengths (an error
   // names the sequence and the offending value).
@@ -136,6 +148,9 @@ class Transformer {
   void RunPreparedBlocks(const Transformer& parent, int stream, float* rows, int64_t len);
   void Attention(int64_t layer, std::span<const SeqSpan> spans, KvCache* cache);
   void Norm(int w, int b, const float* in, float* out, int64_t rows_per_stream);
+  // rows x in_dim times the master weight matrix w (and bias b): decoding's
+  // matrix-vector product (OpenBLAS, or the plain loop on the scalar path).
+  void MasterGemv(int w, int b, const float* in, int64_t rows, int64_t in_dim, int64_t out_dim, float* out);
   void Linear(int w, int b, const float* in, int64_t rows_per_stream, int64_t in_dim, int64_t out_dim, float* out);
   // The tensor as stream `stream` sees it (master, or perturbed in a slot).
   const float* Weight(int tensor, int stream, Slot slot);
@@ -166,9 +181,9 @@ class Transformer {
   float scale_[2] = {0.0f, 0.0f};
   int slot_tensor_[kNumSlots] = {-1, -1};
   std::vector<float> slot_buf_[kNumSlots][2];
-  // GEMM path of the run in progress and its packed weights.
-  SimdLevel level_ = SimdLevel::kScalar;
-  int nr_ = 16;
+  // SIMD path of the GEMMs and row kernels, and its packed panel width.
+  const SimdLevel level_;
+  const int nr_;
   AlignedVector<float> packed_[2];
   std::vector<std::array<AlignedVector<float>, 2>> pack_scratch_;  // per thread, per stream
   // Sequence tasks: every block tensor as each stream sees it (packed

@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "fed/client_trainer.h"
-#include "model/transformer.h"
 #include "net/auth.h"
 #include "net/wire.h"
 #include "seedtune/v1/federation.grpc.pb.h"
@@ -175,8 +174,10 @@ StatusOr<ParticipantResult> ParticipantSession::Run(ModelWeights* model, std::sp
   const int id = s.o.client_id;
   if (shard.empty()) return FailedPrecondition("client {} has no training examples", id);
   const ClientTrainer trainer(id, shard, objective, run.fed, /*byzantine=*/false);
+  // Serves the model for the whole session: it is updated in place as rounds are applied.
+  ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> view, MakeBackend(s.o.backend, *model, ctx));
   ParticipantResult result;
-  result.fingerprint = FingerprintHex(ModelFingerprint(*model, ctx));
+  result.fingerprint = FingerprintHex(view->Fingerprint(*model));
   if (!run.base_fingerprint.empty() && run.base_fingerprint != result.fingerprint)
     return FailedPrecondition("this base model has fingerprint {}, the run's is {}: load the same base model",
                               result.fingerprint, run.base_fingerprint);
@@ -184,7 +185,6 @@ StatusOr<ParticipantResult> ParticipantSession::Run(ModelWeights* model, std::sp
   const bool fedkseed = IsFedKSeed(run.fed.algo);
   const std::vector<uint64_t> candidates = fedkseed ? FedKSeedCandidates(run.fed.seed, run.fed.num_seeds)
                                                     : std::vector<uint64_t>{};
-  Transformer view(*model, ctx);  // updated in place as rounds are applied
   ModelWeights work;
   if (fedkseed) work = model->Clone();
 
@@ -247,17 +247,17 @@ StatusOr<ParticipantResult> ParticipantSession::Run(ModelWeights* model, std::sp
         ASSIGN_OR_RETURN(LedgerRecord rec, FromWire(w, candidates));
         if (static_cast<int64_t>(rec.round) != result.rounds_applied + 1)
           return DataLoss("the coordinator sent round {} after round {}", rec.round, result.rounds_applied);
-        ApplyUpdates(model, rec.updates, run.fed.dist, ctx);
+        view->ApplyUpdates(model, rec.updates, run.fed.dist);
         result.rounds_applied = static_cast<int64_t>(rec.round);
         updates += rec.updates.size();
         if (rec.has_fingerprint) {
-          result.fingerprint = FingerprintHex(ModelFingerprint(*model, ctx));
+          result.fingerprint = FingerprintHex(view->Fingerprint(*model));
           if (result.fingerprint != FingerprintHex(rec.fingerprint))
             return DataLoss("after round {} this client holds {}, but the ledger records {}", rec.round,
                             result.fingerprint, FingerprintHex(rec.fingerprint));
         }
       }
-      result.fingerprint = FingerprintHex(ModelFingerprint(*model, ctx));
+      result.fingerprint = FingerprintHex(view->Fingerprint(*model));
       s.Emit({{"event", "apply"}, {"round", result.rounds_applied}, {"records", fresp.records_size()},
               {"updates", updates}, {"fingerprint", result.fingerprint}});
       continue;
@@ -270,7 +270,7 @@ StatusOr<ParticipantResult> ParticipantSession::Run(ModelWeights* model, std::sp
       return DataLoss("the coordinator asked this client (holding round {}) to train round {} with participants {}",
                       result.rounds_applied, plan.round, fmt::join(plan.participants, ","));
     const auto t0 = Clock::now();
-    ASSIGN_OR_RETURN(ClientReply reply, trainer.Train(plan, *model, view, fedkseed ? &work : nullptr, ctx));
+    ASSIGN_OR_RETURN(ClientReply reply, trainer.Train(plan, *model, *view, fedkseed ? &work : nullptr, ctx));
     wire::SubmitReplyRequest sreq;
     ToWire(reply, &sreq);
     wire::SubmitReplyResponse sresp;

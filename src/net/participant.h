@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 
+#include "backend/backend.h"
 #include "core/status.h"
 #include "core/threading.h"
 #include "data/encode.h"
@@ -29,6 +30,7 @@ struct ParticipantOptions {
   std::string ca_path;     // TLS: trust this CA (PEM); "" = plaintext
   double connect_timeout_s = 60.0;  // give up after the coordinator was unreachable this long
   uint32_t poll_ms = 5000;          // long-poll budget per GetTask
+  BackendKind backend = BackendKind::kCpu;  // runs the model, its updates and fingerprints
   // One JSON object per line (--metrics / --json), and log lines (stderr).
   std::function<void(const std::string&)> on_metrics;
   std::function<void(const std::string&)> on_log;

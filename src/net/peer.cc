@@ -13,7 +13,6 @@
 #include <set>
 #include <thread>
 
-#include "model/transformer.h"
 #include "net/wire.h"
 #include "seedtune/v1/peer.grpc.pb.h"
 #include "zo/fingerprint.h"
@@ -309,7 +308,7 @@ struct PeerNode::Impl final : public pwire::Peer::Service {
 
   // A joiner: replays every iteration before join_iteration from the base,
   // fetched from the bootstrap peer, checking each fingerprint.
-  Status CatchUp(ModelWeights* model, ThreadingContext& ctx, PeerResult* result) {
+  Status CatchUp(ModelWeights* model, ComputeBackend& backend, PeerResult* result) {
     PeerMembership m(run.founder_id, run.founder_address);
     int64_t since = -1;
     while (m.iteration() < join_iteration) {
@@ -336,9 +335,9 @@ struct PeerNode::Impl final : public pwire::Peer::Service {
         for (size_t i = 0; i < ids.size(); ++i)
           RETURN_IF_ERROR(CheckPeerBytes(contribs[i], e.iteration(), ids[i], run.onebyte.samples, run.data.clients));
         if (e.iteration() > 0)
-          ApplyUpdates(model, OneByteUpdates(PeerRecords(contribs, run.onebyte.seed), run.onebyte.lr),
-                       run.onebyte.dist, ctx);
-        const uint64_t fp = ModelFingerprint(*model, ctx);
+          backend.ApplyUpdates(model, OneByteUpdates(PeerRecords(contribs, run.onebyte.seed), run.onebyte.lr),
+                               run.onebyte.dist);
+        const uint64_t fp = backend.Fingerprint(*model);
         if (fp != e.fingerprint_after())
           return DataLoss("catch-up: after replaying iteration {} this peer holds {}, the bootstrap peer reports {}",
                           e.iteration(), FingerprintHex(fp), FingerprintHex(e.fingerprint_after()));
@@ -374,7 +373,7 @@ struct PeerNode::Impl final : public pwire::Peer::Service {
     cv.notify_all();
   }
 
-  Status Founder(ModelWeights* model, ThreadingContext& ctx) {
+  Status Founder(ModelWeights* model, ComputeBackend& backend) {
     {
       std::unique_lock<std::mutex> lock(mu);
       const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o.peer_timeout_s * 1000));
@@ -385,7 +384,7 @@ struct PeerNode::Impl final : public pwire::Peer::Service {
     pwire::PeerBytes genesis;
     genesis.set_iteration(0);
     genesis.set_machine(o.id);
-    genesis.set_fingerprint_before(ModelFingerprint(*model, ctx));
+    genesis.set_fingerprint_before(backend.Fingerprint(*model));
     Publish(genesis);
     std::lock_guard<std::mutex> lock(mu);
     pwire::HistoryEntry e;
@@ -402,14 +401,16 @@ struct PeerNode::Impl final : public pwire::Peer::Service {
                            ThreadingContext& ctx) {
     PeerResult r;
     r.join_iteration = join_iteration;
-    const std::string base_fp = FingerprintHex(ModelFingerprint(*model, ctx));
+    // Serves the model for the whole run: iterations update it in place.
+    ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> backend, MakeBackend(o.backend, *model, ctx));
+    const std::string base_fp = FingerprintHex(backend->Fingerprint(*model));
     if (base_fp != run.base_fingerprint)
       return FailedPrecondition("this peer's model is {}, the run's base is {}", base_fp, run.base_fingerprint);
     if (o.bootstrap.empty())
-      RETURN_IF_ERROR(Founder(model, ctx));
+      RETURN_IF_ERROR(Founder(model, *backend));
     else
-      RETURN_IF_ERROR(CatchUp(model, ctx, &r));
-    uint64_t fp = ModelFingerprint(*model, ctx);
+      RETURN_IF_ERROR(CatchUp(model, *backend, &r));
+    uint64_t fp = backend->Fingerprint(*model);
     uint64_t wire_sent = 0, wire_received = 0, payload_down = 0;
     auto pace = Clock::now() - std::chrono::hours(1);
     std::vector<int> last_members;
@@ -426,10 +427,7 @@ struct PeerNode::Impl final : public pwire::Peer::Service {
       }
       double loss_sum = 0.0;
       std::vector<OneByteRecord> mine;
-      {
-        Transformer tf(*model, ctx);
-        ASSIGN_OR_RETURN(mine, OneByteMachineRecords(tf, shard, objective, run.onebyte, t, o.id, &loss_sum));
-      }
+      ASSIGN_OR_RETURN(mine, OneByteMachineRecords(*backend, shard, objective, run.onebyte, t, o.id, &loss_sum));
       pwire::PeerBytes b;
       b.set_iteration(t);
       b.set_machine(o.id);
@@ -456,8 +454,8 @@ struct PeerNode::Impl final : public pwire::Peer::Service {
       }
       std::sort(contribs.begin(), contribs.end(), [](const auto& a, const auto& c) { return a.machine() < c.machine(); });
       const auto records = PeerRecords(contribs, run.onebyte.seed);
-      ApplyUpdates(model, OneByteUpdates(records, run.onebyte.lr), run.onebyte.dist, ctx);
-      fp = ModelFingerprint(*model, ctx);
+      backend->ApplyUpdates(model, OneByteUpdates(records, run.onebyte.lr), run.onebyte.dist);
+      fp = backend->Fingerprint(*model);
       wire_sent += sent;
       wire_received += received;
       pwire::HistoryEntry e;

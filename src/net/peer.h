@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 
+#include "backend/backend.h"
 #include "core/status.h"
 #include "core/threading.h"
 #include "data/encode.h"
@@ -37,6 +38,7 @@ struct PeerOptions {
   double peer_timeout_s = 60.0;          // a member's missing bytes (or the initial peers) past this: fail
   double min_iteration_s = 0.0;          // pace: an iteration starts at least this long after the previous one
   uint32_t poll_ms = 2000;               // long-poll budget per call
+  BackendKind backend = BackendKind::kCpu;  // runs the model, its updates and fingerprints
   // A joiner: called with the run learned from the bootstrap peer before it
   // joins (check options, load the shard); an error stops it unannounced.
   std::function<Status(const PeerRunSpec&)> check_run;

@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cmath>
 
-#include "model/transformer.h"
 #include "zo/fingerprint.h"
 
 namespace seedtune {
@@ -33,15 +32,14 @@ std::vector<int64_t> StepBatch(uint64_t run_seed, int64_t step, int batch_size, 
 
 namespace {
 
-StatusOr<MezoEvalLog> Evaluate(Transformer& model, ModelWeights* weights, ThreadingContext& ctx,
-                               std::span<const EncodedExample> dev, Objective objective, const MezoOptions& o,
-                               int64_t step) {
+StatusOr<MezoEvalLog> Evaluate(ComputeBackend& model, std::span<const EncodedExample> dev, Objective objective,
+                               const MezoOptions& o, int64_t step) {
   ASSIGN_OR_RETURN(EvalResult r, EvaluateDataset(model, dev, objective, o.eval_batch));
   MezoEvalLog log;
   log.step = step;
   log.dev = r;
   log.metric = objective == Objective::kLanguageModel ? -r.mean_loss : r.accuracy;
-  log.fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
+  log.fingerprint = FingerprintHex(model.Fingerprint(model.weights()));
   return log;
 }
 
@@ -54,15 +52,15 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
   if (o.batch_size <= 0 || o.directions <= 0 || o.steps < 0)
     return InvalidArgument("MeZO: batch_size, directions must be positive and steps non-negative");
   if (!(o.eps > 0.0f)) return InvalidArgument("MeZO: eps must be positive, got {}", o.eps);
+  // One backend for the whole run, dev evaluations included: updates change
+  // the weights in place, and its workspaces and perturbation scratch are
+  // allocated once (a second view would hold a second workspace).
+  ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> model, MakeBackend(o.backend, *weights, ctx));
   MezoResult result;
   double best_metric = -INFINITY;
-  // One model view for the whole run, dev evaluations included: updates
-  // change the weights in place, and its workspaces and perturbation scratch
-  // are allocated once (a second view would hold a second workspace).
-  Transformer model(*weights, ctx);
   auto evaluate = [&](int64_t step) -> Status {
     if (dev.empty()) return Status::Ok();
-    ASSIGN_OR_RETURN(MezoEvalLog log, Evaluate(model, weights, ctx, dev, objective, o, step));
+    ASSIGN_OR_RETURN(MezoEvalLog log, Evaluate(*model, dev, objective, o, step));
     if (log.metric > best_metric) {
       best_metric = log.metric;
       result.best_step = step;
@@ -86,7 +84,7 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
     {
       for (int k = 0; k < o.directions; ++k) {
         const uint64_t seed = StepSeed(o.seed, static_cast<uint64_t>(step), static_cast<uint32_t>(k));
-        ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(model, batch, objective, seed, o.eps, o.dist, bopts));
+        ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(*model, batch, objective, seed, o.eps, o.dist, bopts));
         const double g = (pair[0].mean_loss - pair[1].mean_loss) / (2.0 * o.eps);
         if (!std::isfinite(g))
           return FailedPrecondition("MeZO step {}: non-finite projected gradient (losses {} and {}); lower lr or eps",
@@ -101,7 +99,7 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
       }
     }
     log.projected_grad = g_sum / o.directions;
-    ApplyUpdates(weights, log.updates, o.dist, ctx);
+    model->ApplyUpdates(weights, log.updates, o.dist);
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (cb.on_step) cb.on_step(log);
     result.steps.push_back(std::move(log));
@@ -121,10 +119,10 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
     std::vector<ZUpdate> replay;
     for (const auto& s : result.steps)
       if (s.step <= result.best_step) replay.insert(replay.end(), s.updates.begin(), s.updates.end());
-    ApplyUpdates(&base, replay, o.dist, ctx);
+    model->ApplyUpdates(&base, replay, o.dist);
     *weights = std::move(base);
   }
-  result.final_fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
+  result.final_fingerprint = FingerprintHex(model->Fingerprint(*weights));
   return result;
 }
 

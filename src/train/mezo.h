@@ -4,8 +4,10 @@
 //               L± = mean loss at theta ± eps z(seed_k)   (one ForwardPair)
 //               g_k = (L+ - L-) / (2 eps)
 //   theta <- theta * (1 - lr wd) [weight-decayed tensors only] - (lr / q) sum_k g_k z(seed_k)
-// applied through ApplyUpdates, so a step is fully described by its
-// (seed, alpha, decay) list: replaying the log reproduces the fingerprint.
+// applied through the backend's ApplyUpdates, so a step is fully described by
+// its (seed, alpha, decay) list: replaying the log reproduces the fingerprint.
+// Forward passes, updates and fingerprints all go through one ComputeBackend
+// (backend/backend.h) of options.backend serving the trained weights.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "backend/backend.h"
 #include "core/threading.h"
 #include "data/encode.h"
 #include "data/objective.h"
@@ -43,6 +46,10 @@ struct MezoOptions {
   // data order and seeds of every step depend only on (seed, step), so a
   // resumed run continues exactly as an uninterrupted one).
   int64_t first_step = 1;
+  // Where the model runs (not part of the run's identity: every backend
+  // applies the same updates bit for bit; losses, and so the updates chosen,
+  // may differ in the last bits).
+  BackendKind backend = BackendKind::kCpu;
 };
 
 struct MezoStepLog {

@@ -5,7 +5,9 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -116,6 +118,27 @@ TEST(CliTest, ErrorsNameTheProblem) {
   r = RunCli("info random:no-such-preset", true);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("opt-125m"), std::string::npos) << "lists the known presets: " << r.out;
+}
+
+TEST(CliTest, BackendOptionRunsTheModelOnTheNamedBackend) {
+  const std::string args = "logits --model random:pythia-70m --ids 5,17,300,4 --json --threads 2 --backend ";
+  Result cpu = RunCli(args + "cpu"), scalar = RunCli(args + "scalar");
+  ASSERT_EQ(cpu.code, 0) << cpu.out;
+  ASSERT_EQ(scalar.code, 0) << scalar.out;
+  const auto a = nlohmann::json::parse(cpu.out), b = nlohmann::json::parse(scalar.out);
+  const double la = a["loss"].get<double>(), lb = b["loss"].get<double>();
+  EXPECT_GT(la, 1.0);  // a random model over a 50k vocabulary: about log(50k)
+  EXPECT_NEAR(la, lb, 1e-4);
+  const auto& ga = a["positions"]["-1"];
+  const auto& gb = b["positions"]["-1"];
+  ASSERT_EQ(ga.size(), gb.size());
+  double diff = 0.0;
+  for (size_t i = 0; i < ga.size(); ++i) diff = std::max(diff, std::fabs(ga[i].get<double>() - gb[i].get<double>()));
+  EXPECT_LT(diff, 1e-3);
+  Result bad = RunCli(args + "gpu", true);
+  EXPECT_NE(bad.code, 0) << bad.out;  // rejected while parsing, naming the choices
+  EXPECT_NE(bad.out.find("gpu"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("scalar"), std::string::npos) << bad.out;
 }
 
 TEST(CliTest, RngJsonMatchesSpecVectors) {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "backend/cpu_backend.h"
 #include "support/fixtures.h"
 
 namespace seedtune {
@@ -43,7 +44,7 @@ std::vector<EncodedExample> RandomExamples(int n, int num_candidates, int vocab,
 }
 
 // Mean token log-prob of one sequence, run alone, from Forward's log-probs.
-double AloneScore(Transformer& model, const SequenceRequest& r) {
+double AloneScore(ComputeBackend& model, const SequenceRequest& r) {
   std::vector<SequenceRequest> one = {r};
   auto out = model.Forward(one);
   EXPECT_TRUE(out.ok()) << out.status().ToString();
@@ -58,7 +59,7 @@ class ObjectiveTest : public ::testing::Test {
   ObjectiveTest() : weights_(RandomWeights(TinyConfig(Architecture::kLlama), 11, 0.5f)), ctx_(2), model_(weights_, ctx_) {}
   ModelWeights weights_;
   ThreadingContext ctx_;
-  Transformer model_;
+  CpuBackend model_;
 };
 
 TEST_F(ObjectiveTest, ClassificationLossIsSoftmaxCrossEntropyOfMeanLogProbs) {

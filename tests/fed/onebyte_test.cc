@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include "backend/cpu_backend.h"
 #include "core/assets.h"
 #include "data/partition.h"
 #include "data/task.h"
@@ -97,7 +98,7 @@ TEST(OneByteSimTest, FourPeersWithJoinAndLeaveStayIdenticalAndLearn) {
   EXPECT_EQ(0, std::memcmp(replay.buffer(), finals[0].buffer(), replay.buffer_floats() * 4));
   // It learns: held-out loss goes down.
   auto eval_loss = [&](ModelWeights& w) {
-    Transformer m(w, ctx);
+    CpuBackend m(w, ctx);
     return EvaluateDataset(m, eval, Objective::kLanguageModel, 32)->mean_loss;
   };
   ModelWeights b = base->Clone();

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "backend/cpu_backend.h"
 #include "core/assets.h"
 #include "data/partition.h"
 #include "data/task.h"
@@ -54,7 +55,7 @@ std::vector<std::vector<EncodedExample>> Split(const std::vector<EncodedExample>
 }
 
 double EvalLoss(ModelWeights& w, ThreadingContext& ctx, std::span<const EncodedExample> ex) {
-  Transformer model(w, ctx);
+  CpuBackend model(w, ctx);
   auto r = EvaluateDataset(model, ex, Objective::kLanguageModel, 32);
   return r.ok() ? r->mean_loss : 1e9;
 }

@@ -9,11 +9,12 @@
 #include <cmath>
 #include <random>
 
+#include "backend/cpu_backend.h"
+#include "backend/generate.h"
 #include "core/assets.h"
 #include "core/threading.h"
 #include "formats/checkpoint.h"
 #include "formats/convert.h"
-#include "model/generate.h"
 #include "model/transformer.h"
 #include "runtime/model_source.h"
 #include "support/fixtures.h"
@@ -62,7 +63,7 @@ TEST(Stories260kTest, GreedyGenerationReproducesLlama2cText) {
   auto tok = LoadTokenizerForModel(*path, w->config(), "");
   ASSERT_TRUE(tok.ok()) << tok.status().ToString();
   ThreadingContext ctx(2);
-  Transformer model(*w, ctx);
+  CpuBackend model(*w, ctx);
   auto prompt = (*tok)->Encode("Once upon a time", /*add_bos=*/true);
   ASSERT_EQ(prompt.size(), 5u);  // BOS + 4 pieces
   // run.c's -n 64 runs the forward pass at positions 0..63 and prints the
@@ -130,7 +131,7 @@ TEST(SmolLm2Test, GreedyAnswersPlainPrompts) {
   auto tok = LoadTokenizerForModel(*path, w->config(), "");
   ASSERT_TRUE(tok.ok()) << tok.status().ToString();
   ThreadingContext ctx(2);
-  Transformer model(*w, ctx);
+  CpuBackend model(*w, ctx);
   struct Case {
     const char* prompt;
     const char* expected_start;

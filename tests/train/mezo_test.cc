@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "backend/cpu_backend.h"
 #include "core/assets.h"
 #include "data/encode.h"
 #include "data/task.h"
@@ -56,7 +57,7 @@ MezoOptions Options() {
 }
 
 double EvalLoss(ModelWeights& w, ThreadingContext& ctx, std::span<const EncodedExample> ex) {
-  Transformer model(w, ctx);
+  CpuBackend model(w, ctx);
   auto r = EvaluateDataset(model, ex, Objective::kLanguageModel, 32);
   EXPECT_TRUE(r.ok());
   return r.ok() ? r->mean_loss : 1e9;

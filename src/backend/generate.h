@@ -1,5 +1,6 @@
-// Autoregressive generation with a KV cache: greedy (temperature 0) or
-// temperature / top-p sampling from a seeded generator.
+// Autoregressive generation with a KV cache through a backend's Decode:
+// greedy (temperature 0) or temperature / top-p sampling from a seeded
+// generator.
 #pragma once
 
 #include <cstdint>
@@ -7,8 +8,8 @@
 #include <span>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/status.h"
-#include "model/transformer.h"
 
 namespace seedtune {
 
@@ -22,7 +23,7 @@ struct GenerateOptions {
 
 // Generates after `prompt` (non-empty). on_token(id) is called for each new
 // token as it is produced. Returns the new tokens (the prompt excluded).
-StatusOr<std::vector<int32_t>> Generate(Transformer& model, std::span<const int32_t> prompt,
+StatusOr<std::vector<int32_t>> Generate(ComputeBackend& model, std::span<const int32_t> prompt,
                                         const GenerateOptions& options,
                                         const std::function<void(int32_t)>& on_token = nullptr);
 

@@ -1,4 +1,4 @@
-#include "model/generate.h"
+#include "backend/generate.h"
 
 #include <algorithm>
 #include <cmath>
@@ -45,7 +45,7 @@ int32_t Sample(std::span<const float> logits, float temperature, float top_p, st
 
 }  // namespace
 
-StatusOr<std::vector<int32_t>> Generate(Transformer& model, std::span<const int32_t> prompt,
+StatusOr<std::vector<int32_t>> Generate(ComputeBackend& model, std::span<const int32_t> prompt,
                                         const GenerateOptions& options,
                                         const std::function<void(int32_t)>& on_token) {
   if (prompt.empty()) return InvalidArgument("generate: the prompt has no tokens");
