@@ -147,9 +147,14 @@ void CheckRecipe(const uint8_t* data, size_t size) {
       continue;
     }
     LedgerRecord r;
-    round += 1 + in.U8() % 3;
-    r.round = round;
-    for (int k = in.U8() % 5; k > 0; --k) r.updates.push_back({in.U64(), in.F32(), in.F32()});
+    // What the reader accepts: rounds 1, 2, 3, ...; finite alpha within the
+    // default bound; decay in (0, 2].
+    r.round = ++round;
+    for (int k = in.U8() % 5; k > 0; --k) {
+      const float alpha = std::fmod(in.F32(), 1e4f);
+      const float decay = 0.25f + static_cast<float>(in.U8()) / 160.0f;
+      r.updates.push_back({in.U64(), alpha, decay});
+    }
     for (int k = in.U8() % 4; k > 0; --k) r.participants.push_back(static_cast<uint32_t>(in.U64()));
     r.has_fingerprint = in.U8() & 1;
     if (r.has_fingerprint) r.fingerprint = in.U64();
