@@ -19,29 +19,10 @@ constexpr int64_t kPerturbChunk = 16384;
 }  // namespace
 
 CpuBackend::CpuBackend(const ModelWeights& weights, ThreadingContext& ctx)
-    : weights_(weights), ctx_(ctx), model_(weights, ctx, ActiveSimdLevel()) {}
+    : TransformerBackend(weights, ctx, ActiveSimdLevel()) {}
 
 std::string CpuBackend::name() const {
   return fmt::format("{} ({})", BackendKindName(kind()), SimdLevelName(model_.simd_level()));
-}
-
-StatusOr<std::vector<SequenceOutput>> CpuBackend::Forward(std::span<const SequenceRequest> batch,
-                                                          const Perturbation* perturbation) {
-  return model_.Forward(batch, perturbation);
-}
-
-StatusOr<std::array<std::vector<SequenceOutput>, 2>> CpuBackend::ForwardPair(std::span<const SequenceRequest> batch,
-                                                                             uint64_t seed, float eps,
-                                                                             ZDistribution dist) {
-  return model_.ForwardPair(batch, seed, eps, dist);
-}
-
-Status CpuBackend::Decode(KvCache& cache, std::span<const int32_t> tokens, std::vector<float>* last_logits) {
-  return model_.Decode(cache, tokens, last_logits);
-}
-
-double CpuBackend::ForwardMacs(std::span<const int64_t> lengths, int64_t output_rows) const {
-  return model_.ForwardMacs(lengths, output_rows);
 }
 
 void CpuBackend::MaterializePerturbed(size_t tensor, const Perturbation& p, float* dst) {

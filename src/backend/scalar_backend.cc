@@ -38,27 +38,9 @@ void ForEachChunk(const ModelWeights& w, ThreadingContext& ctx, F&& fn) {
 }  // namespace
 
 ScalarBackend::ScalarBackend(const ModelWeights& weights, ThreadingContext& ctx)
-    : weights_(weights), ctx_(ctx), model_(weights, ctx, SimdLevel::kScalar) {}
+    : TransformerBackend(weights, ctx, SimdLevel::kScalar) {}
 
 std::string ScalarBackend::name() const { return BackendKindName(kind()); }
-
-StatusOr<std::vector<SequenceOutput>> ScalarBackend::Forward(std::span<const SequenceRequest> batch,
-                                                             const Perturbation* perturbation) {
-  return model_.Forward(batch, perturbation);
-}
-
-StatusOr<std::array<std::vector<SequenceOutput>, 2>> ScalarBackend::ForwardPair(
-    std::span<const SequenceRequest> batch, uint64_t seed, float eps, ZDistribution dist) {
-  return model_.ForwardPair(batch, seed, eps, dist);
-}
-
-Status ScalarBackend::Decode(KvCache& cache, std::span<const int32_t> tokens, std::vector<float>* last_logits) {
-  return model_.Decode(cache, tokens, last_logits);
-}
-
-double ScalarBackend::ForwardMacs(std::span<const int64_t> lengths, int64_t output_rows) const {
-  return model_.ForwardMacs(lengths, output_rows);
-}
 
 void ScalarBackend::MaterializePerturbed(size_t tensor, const Perturbation& p, float* dst) {
   SEEDTUNE_CHECK(tensor < weights_.num_tensors());

@@ -10,37 +10,22 @@
 
 #include <memory>
 
-#include "backend/backend.h"
+#include "backend/transformer_backend.h"
 
 namespace seedtune {
 
-class ScalarBackend final : public ComputeBackend {
+class ScalarBackend final : public TransformerBackend {
  public:
   // Keeps references: `weights` and `ctx` must outlive the backend.
   ScalarBackend(const ModelWeights& weights, ThreadingContext& ctx);
 
   BackendKind kind() const override { return BackendKind::kScalar; }
   std::string name() const override;
-  const ModelWeights& weights() const override { return weights_; }
-
-  using ComputeBackend::Forward;
-  StatusOr<std::vector<SequenceOutput>> Forward(std::span<const SequenceRequest> batch,
-                                                const Perturbation* perturbation) override;
-  StatusOr<std::array<std::vector<SequenceOutput>, 2>> ForwardPair(std::span<const SequenceRequest> batch,
-                                                                   uint64_t seed, float eps,
-                                                                   ZDistribution dist) override;
-  Status Decode(KvCache& cache, std::span<const int32_t> tokens, std::vector<float>* last_logits) override;
-  double ForwardMacs(std::span<const int64_t> lengths, int64_t output_rows) const override;
 
   void MaterializePerturbed(size_t tensor, const Perturbation& p, float* dst) override;
   void ApplyUpdates(ModelWeights* weights, std::span<const ZUpdate> updates, ZDistribution dist) override;
   // ModelFingerprint itself: the hash is portable scalar code already.
   uint64_t Fingerprint(const ModelWeights& weights) override;
-
- private:
-  const ModelWeights& weights_;
-  ThreadingContext& ctx_;
-  Transformer model_;
 };
 
 }  // namespace seedtune

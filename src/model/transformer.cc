@@ -690,17 +690,6 @@ StatusOr<std::vector<SequenceOutput>> Transformer::Run(std::span<const SequenceR
   return out;
 }
 
-StatusOr<std::vector<double>> Transformer::SequenceLosses(std::span<const SequenceRequest> batch) {
-  ASSIGN_OR_RETURN(auto outputs, Forward(batch));
-  std::vector<double> losses;
-  for (const auto& o : outputs) {
-    double sum = 0.0;
-    for (float lp : o.token_logprobs) sum -= lp;
-    losses.push_back(o.token_logprobs.empty() ? 0.0 : sum / static_cast<double>(o.token_logprobs.size()));
-  }
-  return losses;
-}
-
 Status Transformer::Decode(KvCache& cache, std::span<const int32_t> tokens, std::vector<float>* last_logits) {
   const ModelConfig& c = config();
   const int64_t n = static_cast<int64_t>(tokens.size());

@@ -103,9 +103,6 @@ class Transformer {
                                                                    uint64_t seed, float eps,
                                                                    ZDistribution dist = ZDistribution::kGaussian);
 
-  // Mean next-token cross-entropy of each sequence over its scored range
-  // (convenience over Forward).
-  StatusOr<std::vector<double>> SequenceLosses(std::span<const SequenceRequest> batch);
 
   // Appends `tokens` to the cache and returns the logits after the last one.
   Status Decode(KvCache& cache, std::span<const int32_t> tokens, std::vector<float>* last_logits);
