@@ -47,23 +47,23 @@ CommandRunner RegisterClient(CLI::App& app) {
   cmd->add_option("--server", a->p.server, "Coordinator address, host:port")->required();
   AddModelOption(cmd, o.get());
   AddTokenizerOption(cmd, o.get());
-  cmd->add_option("--client-id", a->p.client_id, "This client's id (0..N-1): its data shard")->required();
+  cmd->add_option("--client-id", a->p.client_id, "This client's id (0..N-1): its data shard")->required()->check(InRange(0, 65535));
   cmd->add_option("--data", a->data.data_dir, "Dataset root (default: data/ under the asset roots)");
   a->task = cmd->add_option("--task", a->data.task, "Task (checked against the server's)");
-  a->clients = cmd->add_option("--clients", a->data.clients, "Number of clients (checked)");
+  a->clients = cmd->add_option("--clients", a->data.clients, "Number of clients (checked)")->check(InRange(1, 65536));
   a->partition = cmd->add_option("--partition", a->data.partition, "iid or dirichlet:ALPHA (checked)");
-  a->train_n = cmd->add_option("--train-n", a->data.train_n, "Training examples over all clients (checked)");
-  a->dev_n = cmd->add_option("--dev-n", a->data.dev_n, "Dev examples held out of the training pool (checked)");
-  a->max_length = cmd->add_option("--max-length", a->data.max_length, "Tokens per sequence (checked)");
-  a->min_per_client = cmd->add_option("--min-per-client", a->data.min_per_client, "Dirichlet minimum (checked)");
+  a->train_n = cmd->add_option("--train-n", a->data.train_n, "Training examples over all clients (checked)")->check(AtLeast(1));
+  a->dev_n = cmd->add_option("--dev-n", a->data.dev_n, "Dev examples held out of the training pool (checked)")->check(AtLeast(0));
+  a->max_length = cmd->add_option("--max-length", a->data.max_length, "Tokens per sequence (checked)")->check(InRange(1, 1 << 20));
+  a->min_per_client = cmd->add_option("--min-per-client", a->data.min_per_client, "Dirichlet minimum (checked)")->check(AtLeast(0));
   cmd->add_option("--eval-n", a->data.eval_n, "Evaluate the final model on this many examples (0: no evaluation)")
-      ->capture_default_str();
-  cmd->add_option("--eval-batch", a->eval_batch, "Examples per evaluation forward pass")->capture_default_str();
+      ->capture_default_str()->check(AtLeast(0));
+  cmd->add_option("--eval-batch", a->eval_batch, "Examples per evaluation forward pass")->capture_default_str()->check(InRange(1, 1 << 20));
   cmd->add_option("--token", a->p.token, "Bearer token for the server's --tokens");
   cmd->add_option("--ca", a->p.ca_path, "TLS: trust this CA certificate (PEM); without it the channel is plaintext");
   cmd->add_option("--connect-timeout", a->p.connect_timeout_s,
                   "Give up after the server was unreachable this many seconds")
-      ->capture_default_str();
+      ->capture_default_str()->check(Seconds());
   cmd->add_option("--metrics", a->metrics, "Write this client's events as JSON lines to this file");
   AddThreadsOption(cmd, o.get());
   AddBackendOption(cmd, o.get());

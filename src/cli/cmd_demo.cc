@@ -394,17 +394,19 @@ CommandRunner RegisterDemo(CLI::App& app) {
   cmd->add_option("--rounds", a->rounds, "Rounds")->capture_default_str()->check(CLI::Range(1, 1000));
   cmd->add_option("--clients", a->clients, "Client processes")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--threads", a->threads, "Threads per client process and for the in-process evaluation (0: all)")
-      ->capture_default_str();
-  cmd->add_option("--K", a->K, "FedKSeed candidate seeds")->capture_default_str();
-  cmd->add_option("--local-steps", a->tau, "FedKSeed local steps (tau) per sampled client")->capture_default_str();
-  cmd->add_option("--client-fraction", a->fraction, "Clients sampled per round")->capture_default_str();
-  cmd->add_option("--lr", a->lr, "Learning rate")->capture_default_str();
+      ->capture_default_str()
+      ->check(InRange(0, MaxThreads()));
+  cmd->add_option("--K", a->K, "FedKSeed candidate seeds")->capture_default_str()->check(InRange(1, 65536));
+  cmd->add_option("--local-steps", a->tau, "FedKSeed local steps (tau) per sampled client")->capture_default_str()->check(InRange(1, 1 << 20));
+  cmd->add_option("--client-fraction", a->fraction, "Clients sampled per round")->capture_default_str()->check(Fraction());
+  cmd->add_option("--lr", a->lr, "Learning rate")->capture_default_str()->check(AtLeast(0));
   cmd->add_option("--seed", a->seed, "Run seed")->capture_default_str();
-  cmd->add_option("--train-n", a->train_n, "Training examples over all clients")->capture_default_str();
-  cmd->add_option("--eval-n", a->eval_n, "SST-2 dev examples evaluated before and after")->capture_default_str();
+  cmd->add_option("--train-n", a->train_n, "Training examples over all clients")->capture_default_str()->check(AtLeast(1));
+  cmd->add_option("--eval-n", a->eval_n, "SST-2 dev examples evaluated before and after")->capture_default_str()->check(AtLeast(0));
   cmd->add_option("--model", a->model, "Base model (an asset path or file)")->capture_default_str();
   cmd->add_option("--timeout", a->timeout_s, "Seconds before the processes still running are killed")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(Seconds());
   cmd->add_flag("--keep", a->keep, "Keep the run's temporary directory (ledger, logs, metrics)");
   cmd->add_flag("!--no-generate", a->generate, "Skip the greedy-generation line at the end");
   return [a]() -> int {

@@ -23,9 +23,9 @@ CommandRunner RegisterGenerate(CLI::App& app) {
   AddModelOption(cmd, o.get());
   AddTokenizerOption(cmd, o.get());
   cmd->add_option("-p,--prompt", a->prompt, "Prompt text")->required();
-  cmd->add_option("-n,--max-new-tokens", a->n, "Tokens to generate after the prompt")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--temperature", a->temperature, "0 = greedy; > 0 samples")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top-p", a->top_p, "Nucleus sampling mass (with --temperature > 0)")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("-n,--max-new-tokens", a->n, "Tokens to generate after the prompt")->check(InRange(0, 1 << 20));
+  cmd->add_option("--temperature", a->temperature, "0 = greedy; > 0 samples")->check(AtLeast(0));
+  cmd->add_option("--top-p", a->top_p, "Nucleus sampling mass (with --temperature > 0)")->check(Fraction());
   cmd->add_option("--seed", a->seed, "Sampling seed");
   cmd->add_flag("--no-bos", a->no_bos, "Do not prepend BOS even if the model family expects it");
   cmd->add_flag("!--no-stop", a->stop_at_eos, "Keep generating after an end-of-sequence token");

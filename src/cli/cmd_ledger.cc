@@ -36,16 +36,16 @@ CommandRunner RegisterLedger(CLI::App& app) {
   verify->add_option("-m,--model", a->model, "The base model the run started from")->required();
   verify->add_flag("--from-snapshot", a->from_snapshot,
                    "Start at the latest usable snapshot instead of the base (checks only what follows it)");
-  verify->add_option("--threads", a->threads, "Worker threads");
+  verify->add_option("--threads", a->threads, "Worker threads (0 = all cores)")->check(InRange(0, MaxThreads()));
   auto* exp = cmd->add_subcommand("export", "Materialise the fine-tuned model (replay) as a Hugging Face dir or llama2.c file");
   exp->add_option("file", a->file, "Ledger file")->required();
   exp->add_option("-m,--model", a->model, "The base model the run started from")->required();
   exp->add_option("-o,--out", a->out, "Output directory (hf) or file (llama2c)")->required();
   exp->add_option("--format", a->format, "hf or llama2c")->check(CLI::IsMember({"hf", "llama2c"}));
-  exp->add_option("--upto", a->upto, "Stop after this round (default: all records)");
+  exp->add_option("--upto", a->upto, "Stop after this round (default: all records)")->check(AtLeast(0));
   exp->add_flag("--no-snapshots", a->no_snapshots,
                 "Replay every record from the base instead of starting at the latest usable snapshot");
-  exp->add_option("--threads", a->threads, "Worker threads");
+  exp->add_option("--threads", a->threads, "Worker threads (0 = all cores)")->check(InRange(0, MaxThreads()));
   auto* repair = cmd->add_subcommand(
       "repair",
       "Save a damaged ledger's valid prefix as the ledger, keeping the original as FILE.damaged-N (never truncated)");

@@ -51,32 +51,32 @@ CommandRunner RegisterPeer(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--advertise", p.advertise, "Address other peers reach this one at (default: --listen's host, "
                                               "0.0.0.0 as 127.0.0.1, with the bound port)");
-  cmd->add_option("--id", p.id, "This peer's id (0..clients-1): its data shard and machine id")->required();
+  cmd->add_option("--id", p.id, "This peer's id (0..clients-1): its data shard and machine id")->required()->check(InRange(0, 65535));
   cmd->add_option("--bootstrap", p.bootstrap, "Join the run through this live peer (host:port); without it, found a run");
   AddModelOption(cmd, o.get());
   AddTokenizerOption(cmd, o.get());
   cmd->add_option("--data", a->data_dir, "Dataset root (default: data/ under the asset roots)");
   auto& ro = a->run_opts;
   ro["--task"] = cmd->add_option("--task", run.data.task, "Task (founder; checked when a joiner gives it)")->capture_default_str();
-  ro["--clients"] = cmd->add_option("--clients", run.data.clients, "Number of shards = peer ids")->capture_default_str();
+  ro["--clients"] = cmd->add_option("--clients", run.data.clients, "Number of shards = peer ids")->capture_default_str()->check(InRange(1, 65536));
   ro["--partition"] = cmd->add_option("--partition", run.data.partition, "iid or dirichlet:ALPHA")->capture_default_str();
-  ro["--train-n"] = cmd->add_option("--train-n", run.data.train_n, "Training examples over all shards")->capture_default_str();
-  ro["--dev-n"] = cmd->add_option("--dev-n", run.data.dev_n, "Dev examples held out")->capture_default_str();
-  ro["--max-length"] = cmd->add_option("--max-length", run.data.max_length, "Tokens per sequence")->capture_default_str();
-  ro["--min-per-client"] = cmd->add_option("--min-per-client", run.data.min_per_client, "Dirichlet minimum")->capture_default_str();
-  ro["--iterations"] = cmd->add_option("--iterations", run.onebyte.iterations, "Iterations of the run")->capture_default_str();
-  ro["--samples"] = cmd->add_option("--samples", run.onebyte.samples, "Bytes (projected gradients) per peer per iteration")->capture_default_str();
-  ro["--batch"] = cmd->add_option("--batch", run.onebyte.batch_size, "Examples per peer per iteration")->capture_default_str();
-  ro["--lr"] = cmd->add_option("--lr", run.onebyte.lr, "Learning rate")->capture_default_str();
-  ro["--eps"] = cmd->add_option("--eps", run.onebyte.eps, "SPSA perturbation scale")->capture_default_str();
+  ro["--train-n"] = cmd->add_option("--train-n", run.data.train_n, "Training examples over all shards")->capture_default_str()->check(AtLeast(1));
+  ro["--dev-n"] = cmd->add_option("--dev-n", run.data.dev_n, "Dev examples held out")->capture_default_str()->check(AtLeast(0));
+  ro["--max-length"] = cmd->add_option("--max-length", run.data.max_length, "Tokens per sequence")->capture_default_str()->check(InRange(1, 1 << 20));
+  ro["--min-per-client"] = cmd->add_option("--min-per-client", run.data.min_per_client, "Dirichlet minimum")->capture_default_str()->check(AtLeast(0));
+  ro["--iterations"] = cmd->add_option("--iterations", run.onebyte.iterations, "Iterations of the run")->capture_default_str()->check(AtLeast(1));
+  ro["--samples"] = cmd->add_option("--samples", run.onebyte.samples, "Bytes (projected gradients) per peer per iteration")->capture_default_str()->check(InRange(1, 1 << 20));
+  ro["--batch"] = cmd->add_option("--batch", run.onebyte.batch_size, "Examples per peer per iteration")->capture_default_str()->check(InRange(1, 1 << 20));
+  ro["--lr"] = cmd->add_option("--lr", run.onebyte.lr, "Learning rate")->capture_default_str()->check(AtLeast(0));
+  ro["--eps"] = cmd->add_option("--eps", run.onebyte.eps, "SPSA perturbation scale")->capture_default_str()->check(Positive());
   ro["--seed"] = cmd->add_option("--seed", run.onebyte.seed, "Run seed")->capture_default_str();
   cmd->add_option("--dist", a->dist, "z distribution: gauss or rademacher")->check(CLI::IsMember({"gauss", "rademacher"}));
-  cmd->add_option("--leave-after", p.leave_after, "Leave after this iteration (0: stay to the end)")->capture_default_str();
+  cmd->add_option("--leave-after", p.leave_after, "Leave after this iteration (0: stay to the end)")->capture_default_str()->check(AtLeast(0));
   cmd->add_option("--min-peers", p.min_peers, "Founder: start iteration 1 once this many peers (itself included) joined")
-      ->capture_default_str();
+      ->capture_default_str()->check(InRange(1, 65536));
   cmd->add_option("--peer-timeout", p.peer_timeout_s, "Seconds to wait for a member's bytes before failing")
-      ->capture_default_str();
-  cmd->add_option("--pace", p.min_iteration_s, "Minimum seconds per iteration (demos and tests)")->capture_default_str();
+      ->capture_default_str()->check(Seconds());
+  cmd->add_option("--pace", p.min_iteration_s, "Minimum seconds per iteration (demos and tests)")->capture_default_str()->check(InRange(0, kMaxTimeoutSeconds));
   cmd->add_option("--metrics", a->metrics, "Write this peer's events as JSON lines to this file");
   cmd->add_option("--port-file", a->port_file, "Write the port actually bound to this file");
   AddThreadsOption(cmd, o.get());

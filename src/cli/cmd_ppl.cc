@@ -31,7 +31,7 @@ CommandRunner RegisterPpl(CLI::App& app) {
   cmd->add_flag("--per-line", a->per_line, "Each non-empty line is a separate sequence (e.g. one sentence per line)");
   cmd->add_option("--context", a->context, "Window length in tokens (capped at the model's context)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", a->batch, "Sequences per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", a->batch, "Sequences per forward pass")->check(InRange(1, 1 << 20));
   AddThreadsOption(cmd, o.get());
   AddBackendOption(cmd, o.get());
   AddJsonOption(cmd, o.get());

@@ -1,4 +1,6 @@
 // seedtune server: the coordinator of a networked federated run (docs/network.md).
+#include <fmt/ranges.h>
+
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -30,41 +32,47 @@ CommandRunner RegisterServer(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--ledger", co.ledger_path, "Seed ledger: the run's write-ahead log (resumed when it exists)")
       ->required();
-  cmd->add_option("--clients", run.data.clients, "Number of clients (ids 0..N-1)")->capture_default_str();
-  cmd->add_option("--rounds", run.rounds, "Rounds")->capture_default_str();
-  cmd->add_option("--batch", run.fed.batch_size, "Examples per client per step")->capture_default_str();
-  cmd->add_option("--lr", run.fed.lr, "Learning rate (FeedSign: the step size eta)")->capture_default_str();
-  cmd->add_option("--eps", run.fed.eps, "SPSA perturbation scale")->capture_default_str();
+  cmd->add_option("--clients", run.data.clients, "Number of clients (ids 0..N-1)")->capture_default_str()->check(InRange(1, 65536));
+  cmd->add_option("--rounds", run.rounds, "Rounds")->capture_default_str()->check(AtLeast(1));
+  cmd->add_option("--batch", run.fed.batch_size, "Examples per client per step")->capture_default_str()->check(InRange(1, 1 << 20));
+  cmd->add_option("--lr", run.fed.lr, "Learning rate (FeedSign: the step size eta)")->capture_default_str()->check(AtLeast(0));
+  cmd->add_option("--eps", run.fed.eps, "SPSA perturbation scale")->capture_default_str()->check(Positive());
+  cmd->add_option("--max-scalar", run.fed.max_abs_scalar, "Refuse replies whose projected gradient has |g| above this (part of the run config)")
+      ->capture_default_str()
+      ->check(Positive());
   cmd->add_option("--seed", run.fed.seed, "Run seed")->capture_default_str();
   cmd->add_option("--dist", a->dist, "z distribution: gauss or rademacher")->check(CLI::IsMember({"gauss", "rademacher"}));
   cmd->add_option("--aggregate", a->rule, "ZO-FedSGD scalar rule: mean, median, trimmed:F")->capture_default_str();
-  cmd->add_option("--K", run.fed.num_seeds, "FedKSeed: candidate seeds")->capture_default_str();
+  cmd->add_option("--K", run.fed.num_seeds, "FedKSeed: candidate seeds")->capture_default_str()->check(InRange(1, 65536));
   cmd->add_option("--local-steps", run.fed.local_steps, "FedKSeed: local MeZO steps per sampled client")
-      ->capture_default_str();
+      ->capture_default_str()->check(InRange(1, 1 << 20));
   cmd->add_option("--client-fraction", run.fed.client_fraction, "FedKSeed: clients sampled per round")
-      ->capture_default_str();
+      ->capture_default_str()->check(Fraction());
   cmd->add_option("--task", run.data.task, "Task every client trains on (as for `simulate`)")->capture_default_str();
+  cmd->add_option("--data", run.data.data_dir,
+                  "Dataset root, to derive each client's shard size (default: data/ under the asset roots)");
   cmd->add_option("--partition", run.data.partition, "iid or dirichlet:ALPHA")->capture_default_str();
-  cmd->add_option("--train-n", run.data.train_n, "Training examples spread over the clients")->capture_default_str();
-  cmd->add_option("--dev-n", run.data.dev_n, "Dev examples held out of the training pool")->capture_default_str();
-  cmd->add_option("--max-length", run.data.max_length, "Tokens per sequence")->capture_default_str();
+  cmd->add_option("--train-n", run.data.train_n, "Training examples spread over the clients")->capture_default_str()->check(AtLeast(1));
+  cmd->add_option("--dev-n", run.data.dev_n, "Dev examples held out of the training pool")->capture_default_str()->check(AtLeast(0));
+  cmd->add_option("--max-length", run.data.max_length, "Tokens per sequence")->capture_default_str()->check(InRange(1, 1 << 20));
   cmd->add_option("--min-per-client", run.data.min_per_client, "Dirichlet: minimum examples per client")
-      ->capture_default_str();
+      ->capture_default_str()->check(AtLeast(0));
   cmd->add_option("--base-fingerprint", run.base_fingerprint,
                   "Fingerprint of the base model (seedtune info --json); default: the first client's");
-  cmd->add_option("--quorum", co.quorum, "Replies that close a round at its deadline")->capture_default_str();
+  cmd->add_option("--quorum", co.quorum, "Replies that close a round at its deadline")->capture_default_str()->check(AtLeast(1));
   cmd->add_option("--min-clients", co.min_clients,
                   "Alive clients that open a round at once (0: all); with fewer, a round opens after --round-timeout "
                   "with at least --quorum")
-      ->capture_default_str();
-  cmd->add_option("--round-timeout", co.round_timeout_s, "Seconds a round waits for its replies")->capture_default_str();
+      ->capture_default_str()
+      ->check(AtLeast(0));
+  cmd->add_option("--round-timeout", co.round_timeout_s, "Seconds a round waits for its replies")->capture_default_str()->check(Seconds());
   cmd->add_option("--heartbeat-timeout", co.heartbeat_timeout_s, "Seconds of silence after which a client is gone")
-      ->capture_default_str();
+      ->capture_default_str()->check(Seconds());
   cmd->add_option("--heartbeat-interval", run.heartbeat_interval_s, "Seconds between a client's heartbeats")
-      ->capture_default_str();
+      ->capture_default_str()->check(Seconds());
   cmd->add_option("--finish-timeout", co.finish_timeout_s,
                   "After the last round: seconds to wait for the clients' final fingerprints")
-      ->capture_default_str();
+      ->capture_default_str()->check(Seconds());
   cmd->add_option("--tokens", a->tokens, "Bearer tokens, one \"client-id token\" per line (default: no authentication)");
   cmd->add_option("--tls-cert", co.tls_cert_path, "TLS certificate chain (PEM)");
   cmd->add_option("--tls-key", co.tls_key_path, "TLS private key (PEM)");
@@ -128,9 +136,12 @@ CommandRunner RegisterServer(CLI::App& app) {
                  static_cast<unsigned long long>(summary->wire_up_bytes),
                  static_cast<unsigned long long>(summary->wire_down_bytes),
                  summary->final_fingerprint.empty() ? "(not reported)" : summary->final_fingerprint.c_str());
-    if (summary->fingerprint_mismatches > 0)
-      return Fail("server", DataLoss("{} fingerprint mismatches between clients (see the log)",
-                                     summary->fingerprint_mismatches));
+    for (const auto& [k, why] : summary->quarantined)
+      std::fprintf(stderr, "server: client %d quarantined: %s\n", k, why.c_str());
+    if (!summary->unresolved_rounds.empty())
+      return Fail("server", DataLoss("the clients' fingerprints disagree with no majority after round(s) {} (see the "
+                                     "log): the run cannot tell which copy is right",
+                                     fmt::join(summary->unresolved_rounds, ",")));
     if (summary->rounds_completed < rounds)
       return Fail("server", FailedPrecondition("stopped after {} of {} rounds", summary->rounds_completed, rounds));
     return 0;

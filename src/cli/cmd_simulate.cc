@@ -48,36 +48,40 @@ CommandRunner RegisterSimulate(CLI::App& app) {
   AddTokenizerOption(cmd, o.get());
   cmd->add_option("--task", a->task, "Task (as for `train`)")->capture_default_str();
   cmd->add_option("--data", a->data, "Dataset root (default: data/ under the asset roots)");
-  cmd->add_option("--train-n", a->train_n, "Training examples spread over the clients")->capture_default_str();
-  cmd->add_option("--dev-n", a->dev_n, "Dev examples for evaluation during training")->capture_default_str();
-  cmd->add_option("--eval-n", a->eval_n, "Evaluation examples")->capture_default_str();
-  cmd->add_option("--max-length", a->max_length, "Tokens per sequence")->capture_default_str();
-  cmd->add_option("--clients", a->clients, "Number of clients")->capture_default_str();
+  cmd->add_option("--train-n", a->train_n, "Training examples spread over the clients")->capture_default_str()->check(AtLeast(1));
+  cmd->add_option("--dev-n", a->dev_n, "Dev examples for evaluation during training")->capture_default_str()->check(AtLeast(0));
+  cmd->add_option("--eval-n", a->eval_n, "Evaluation examples")->capture_default_str()->check(AtLeast(0));
+  cmd->add_option("--max-length", a->max_length, "Tokens per sequence")->capture_default_str()->check(InRange(1, 1 << 20));
+  cmd->add_option("--clients", a->clients, "Number of clients")->capture_default_str()->check(InRange(1, 65536));
   cmd->add_option("--partition", a->partition, "iid or dirichlet:ALPHA (over labels)")->capture_default_str();
-  cmd->add_option("--min-per-client", a->min_per_client, "Dirichlet: minimum examples per client");
-  cmd->add_option("--rounds", a->sim.rounds, "Rounds (one step each for these algorithms)")->capture_default_str();
-  cmd->add_option("--batch", a->sim.batch_size, "Examples per client per step")->capture_default_str();
-  cmd->add_option("--lr", a->sim.lr, "Learning rate (FeedSign: the step size eta)")->capture_default_str();
-  cmd->add_option("--eps", a->sim.eps, "SPSA perturbation scale")->capture_default_str();
+  cmd->add_option("--min-per-client", a->min_per_client, "Dirichlet: minimum examples per client")->check(AtLeast(0));
+  cmd->add_option("--rounds", a->sim.rounds, "Rounds (one step each for these algorithms)")->capture_default_str()->check(AtLeast(1));
+  cmd->add_option("--batch", a->sim.batch_size, "Examples per client per step")->capture_default_str()->check(InRange(1, 1 << 20));
+  cmd->add_option("--lr", a->sim.lr, "Learning rate (FeedSign: the step size eta)")->capture_default_str()->check(AtLeast(0));
+  cmd->add_option("--eps", a->sim.eps, "SPSA perturbation scale")->capture_default_str()->check(Positive());
+  cmd->add_option("--max-scalar", a->sim.max_abs_scalar, "Refuse replies whose projected gradient has |g| above this (part of the run config)")
+      ->capture_default_str()
+      ->check(Positive());
   cmd->add_option("--seed", a->sim.seed, "Run seed")->capture_default_str();
   cmd->add_option("--dist", a->dist, "z distribution: gauss or rademacher")->check(CLI::IsMember({"gauss", "rademacher"}));
-  cmd->add_option("--byzantine", a->byzantine, "Fraction of Byzantine clients")->capture_default_str();
+  cmd->add_option("--byzantine", a->byzantine, "Fraction of Byzantine clients")->capture_default_str()->check(InRange(0, 1));
   cmd->add_option("--attack", a->attack, "none, signflip, random (N(0, 100^2) scalar), scaled (-10 g)")
       ->capture_default_str();
   cmd->add_option("--aggregate", a->rule, "ZO-FedSGD scalar rule: mean, median, trimmed:F")->capture_default_str();
   cmd->add_option("--dp-epsilon", a->sim.dp_epsilon,
                   "FeedSign DP variant: clients send their sign through randomized response (flip probability "
                   "1/(1+e^eps)), eps-local DP per step; 0 = off")
-      ->capture_default_str();
-  cmd->add_option("--K", a->sim.num_seeds, "FedKSeed: candidate seeds")->capture_default_str();
+      ->capture_default_str()
+      ->check(AtLeast(0));
+  cmd->add_option("--K", a->sim.num_seeds, "FedKSeed: candidate seeds")->capture_default_str()->check(InRange(1, 65536));
   cmd->add_option("--local-steps", a->sim.local_steps, "FedKSeed: local MeZO steps per sampled client (batch 1)")
-      ->capture_default_str();
+      ->capture_default_str()->check(InRange(1, 1 << 20));
   cmd->add_option("--client-fraction", a->sim.client_fraction, "FedKSeed: clients sampled per round")
-      ->capture_default_str();
+      ->capture_default_str()->check(Fraction());
   cmd->add_option("--samples", a->samples, "onebyte: projected gradients (bytes) per machine per iteration")
-      ->capture_default_str();
-  cmd->add_option("--eval-every", a->sim.eval_every, "Dev evaluation every N rounds (0: at the end)");
-  cmd->add_option("--eval-batch", a->sim.eval_batch, "Examples per evaluation forward pass");
+      ->capture_default_str()->check(InRange(1, 1 << 20));
+  cmd->add_option("--eval-every", a->sim.eval_every, "Dev evaluation every N rounds (0: at the end)")->check(AtLeast(0));
+  cmd->add_option("--eval-batch", a->sim.eval_batch, "Examples per evaluation forward pass")->check(InRange(1, 1 << 20));
   cmd->add_flag("--replicas", a->sim.replicas,
                 "Every client keeps its own model copy and applies each round's update; fail unless all fingerprints "
                 "agree (memory grows with clients)");
@@ -89,7 +93,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
   cmd->add_option("--snapshot-every", a->snapshot_every,
                   "Write a full-weight snapshot (safetensors, beside the ledger) every N rounds and reference it from "
                   "the ledger (0: none)")
-      ->capture_default_str();
+      ->capture_default_str()->check(AtLeast(0));
   AddThreadsOption(cmd, o.get());
   AddBackendOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
@@ -206,10 +210,13 @@ CommandRunner RegisterSimulate(CLI::App& app) {
                                          {"byzantine", a->byzantine}, {"attack", a->attack}, {"aggregate", a->rule},
                                          {"task", a->task}, {"rounds", sim.rounds}};
       if (sim.dp_epsilon > 0.0) hyper["dp_epsilon"] = sim.dp_epsilon;  // (absent when off: older ledgers stay the same run)
+      if (sim.max_abs_scalar != kDefaultMaxAbsScalar) hyper["max_scalar"] = sim.max_abs_scalar;  // (likewise)
       h.hyperparameters = hyper.dump();
       h.run_seed = sim.seed;
       h.distribution = a->dist;
-      if (a->resume && std::filesystem::exists(a->ledger)) {
+      if (a->resume && !std::filesystem::exists(a->ledger))
+        return Fail("simulate", NotFound("--resume: {} does not exist (drop --resume to start a new run)", a->ledger));
+      if (a->resume) {
         auto contents = ReadLedger(a->ledger);
         if (!contents.ok()) return Fail("simulate", contents.status());
         const auto& old = contents->header;

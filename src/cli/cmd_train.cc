@@ -40,12 +40,12 @@ void AddTaskOptions(CLI::App* cmd, TaskArgs* t) {
       ->capture_default_str();
   cmd->add_option("--data", t->data, "Dataset root holding sst2/, superglue/, lmbff/, natural-instructions/ "
                                      "(default: data/ under the asset roots)");
-  cmd->add_option("--train-n", t->train_n, "Training examples sampled (MeZO: 1000)")->capture_default_str();
-  cmd->add_option("--dev-n", t->dev_n, "Dev examples sampled from train (MeZO: 500)")->capture_default_str();
-  cmd->add_option("--eval-n", t->eval_n, "Evaluation examples (MeZO: up to 1000)")->capture_default_str();
+  cmd->add_option("--train-n", t->train_n, "Training examples sampled (MeZO: 1000)")->capture_default_str()->check(AtLeast(0));
+  cmd->add_option("--dev-n", t->dev_n, "Dev examples sampled from train (MeZO: 500)")->capture_default_str()->check(AtLeast(0));
+  cmd->add_option("--eval-n", t->eval_n, "Evaluation examples (MeZO: up to 1000)")->capture_default_str()->check(AtLeast(0));
   cmd->add_option("--data-seed", t->data_seed, "Seed of the train/dev/eval sampling")->capture_default_str();
   cmd->add_option("--max-length", t->max_length, "Tokens per sequence (truncated from the left)")
-      ->capture_default_str();
+      ->capture_default_str()->check(InRange(1, 1 << 20));
 }
 
 struct Prepared {
@@ -102,18 +102,18 @@ CommandRunner RegisterTrain(CLI::App& app) {
   AddModelOption(cmd, o.get());
   AddTokenizerOption(cmd, o.get());
   AddTaskOptions(cmd, t.get());
-  cmd->add_option("--steps", a->mezo.steps, "Optimisation steps")->capture_default_str();
-  cmd->add_option("--batch", a->mezo.batch_size, "Examples per step")->capture_default_str();
-  cmd->add_option("--lr", a->mezo.lr, "Learning rate")->capture_default_str();
-  cmd->add_option("--eps", a->mezo.eps, "SPSA perturbation scale")->capture_default_str();
-  cmd->add_option("--weight-decay", a->mezo.weight_decay, "Decoupled weight decay (not on biases / norms)");
-  cmd->add_option("--q", a->mezo.directions, "SPSA directions per step (n-SPSA)")->capture_default_str();
+  cmd->add_option("--steps", a->mezo.steps, "Optimisation steps")->capture_default_str()->check(AtLeast(1));
+  cmd->add_option("--batch", a->mezo.batch_size, "Examples per step")->capture_default_str()->check(InRange(1, 1 << 20));
+  cmd->add_option("--lr", a->mezo.lr, "Learning rate")->capture_default_str()->check(AtLeast(0));
+  cmd->add_option("--eps", a->mezo.eps, "SPSA perturbation scale")->capture_default_str()->check(Positive());
+  cmd->add_option("--weight-decay", a->mezo.weight_decay, "Decoupled weight decay (not on biases / norms)")->check(AtLeast(0));
+  cmd->add_option("--q", a->mezo.directions, "SPSA directions per step (n-SPSA)")->capture_default_str()->check(InRange(1, 1024));
   cmd->add_option("--lr-schedule", a->schedule, "constant or linear (decay to 0)")
       ->check(CLI::IsMember({"constant", "linear"}));
   cmd->add_option("--dist", a->dist, "z distribution: gauss or rademacher")->check(CLI::IsMember({"gauss", "rademacher"}));
   cmd->add_option("--seed", a->mezo.seed, "Run seed (step seeds and minibatch order)")->capture_default_str();
-  cmd->add_option("--eval-every", a->mezo.eval_every, "Evaluate on dev every N steps (0: at the end)");
-  cmd->add_option("--eval-batch", a->mezo.eval_batch, "Examples per evaluation forward pass");
+  cmd->add_option("--eval-every", a->mezo.eval_every, "Evaluate on dev every N steps (0: at the end)")->check(AtLeast(0));
+  cmd->add_option("--eval-batch", a->mezo.eval_batch, "Examples per evaluation forward pass")->check(InRange(1, 1 << 20));
   cmd->add_flag("!--no-keep-best", a->keep_best, "End with the final weights instead of the best dev evaluation");
   cmd->add_flag("!--no-eval-before", a->eval_before, "Skip the zero-shot evaluation");
   cmd->add_option("--metrics", a->metrics, "Write metrics as JSON lines to this file (default: stdout with --json)");
@@ -121,11 +121,10 @@ CommandRunner RegisterTrain(CLI::App& app) {
   cmd->add_option("--ledger", a->ledger,
                   "Record every step's (seed, alpha, decay) list in this seed ledger (implies --no-keep-best: the "
                   "ledger describes the final model)");
-  cmd->add_option("--fingerprint-every", a->fingerprint_every, "Ledger: record the model fingerprint every N steps");
+  cmd->add_option("--fingerprint-every", a->fingerprint_every, "Ledger: record the model fingerprint every N steps")->check(AtLeast(1));
   cmd->add_option("--snapshot-every", a->snapshot_every,
                   "Ledger: write a full-weight snapshot (safetensors, in <ledger>.snapshots/) every N steps and "
-                  "reference it from the ledger, so export and resume start there (0: none)")
-      ->check(CLI::NonNegativeNumber);
+                  "reference it from the ledger, so export and resume start there (0: none)")->check(AtLeast(0));
   cmd->add_flag("--resume", a->resume,
                 "Continue the run recorded in --ledger: rebuild the model by replaying the ledger from its latest "
                 "usable snapshot (or the base), checking its fingerprints, then train from the next step");
@@ -142,6 +141,9 @@ CommandRunner RegisterTrain(CLI::App& app) {
     if (!tok.ok()) return Fail("train", tok.status());
     auto prep = Prepare(*t, **tok, weights->config());
     if (!prep.ok()) return Fail("train", prep.status());
+    if (static_cast<size_t>(a->mezo.batch_size) > prep->train.size())
+      return Fail("train", InvalidArgument("--batch {} exceeds the {} training examples of {}", a->mezo.batch_size,
+                                           prep->train.size(), prep->task.name));
     ThreadingContext ctx(o->threads);
     const Objective obj = prep->task.train_objective;
     a->mezo.schedule = a->schedule == "linear" ? LrSchedule::kLinear : LrSchedule::kConstant;
@@ -163,7 +165,9 @@ CommandRunner RegisterTrain(CLI::App& app) {
                               .dump();
       h.run_seed = a->mezo.seed;
       h.distribution = a->dist;
-      if (a->resume && std::filesystem::exists(a->ledger)) {
+      if (a->resume && !std::filesystem::exists(a->ledger))
+        return Fail("train", NotFound("--resume: {} does not exist (drop --resume to start a new run)", a->ledger));
+      if (a->resume) {
         auto contents = ReadLedger(a->ledger);
         if (!contents.ok()) return Fail("train", contents.status());
         const auto& old = contents->header;
@@ -296,7 +300,7 @@ CommandRunner RegisterEval(CLI::App& app) {
   AddTokenizerOption(cmd, o.get());
   AddTaskOptions(cmd, t.get());
   cmd->add_option("--split", *split, "eval, dev or train")->check(CLI::IsMember({"eval", "dev", "train"}));
-  cmd->add_option("--batch", *batch, "Examples per forward pass");
+  cmd->add_option("--batch", *batch, "Examples per forward pass")->check(InRange(1, 1 << 20));
   AddThreadsOption(cmd, o.get());
   AddBackendOption(cmd, o.get());
   AddJsonOption(cmd, o.get());

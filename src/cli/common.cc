@@ -1,6 +1,12 @@
 #include "cli/common.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include <fmt/format.h>
 
 #include "backend/backend.h"
 
@@ -20,9 +26,57 @@ void AddTokenizerOption(CLI::App* app, CommonOptions* o) {
                   "encoder.json, .gguf); default: the model's own");
 }
 
+namespace {
+
+// Parses the whole text as a number ("nan" and "inf" included, so they can be
+// refused by name rather than slip through a comparison).
+bool ParseNumber(const std::string& text, double* out) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  *out = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size();
+}
+
+CLI::Validator NumberCheck(std::function<bool(double)> ok, std::string want) {
+  return CLI::Validator(
+      [ok, want](std::string& text) -> std::string {
+        double x = 0;
+        if (!ParseNumber(text, &x)) return fmt::format("'{}' is not a number", text);
+        if (!std::isfinite(x)) return fmt::format("{} is not finite; want {}", text, want);
+        if (!ok(x)) return fmt::format("{} is out of range; want {}", text, want);
+        return {};
+      },
+      want);
+}
+
+}  // namespace
+
+CLI::Validator InRange(double lo, double hi) {
+  return NumberCheck([lo, hi](double x) { return x >= lo && x <= hi; }, fmt::format("a number in [{}, {}]", lo, hi));
+}
+CLI::Validator AtLeast(double lo) {
+  return NumberCheck([lo](double x) { return x >= lo; }, fmt::format("a number >= {}", lo));
+}
+CLI::Validator Positive() {
+  return NumberCheck([](double x) { return x > 0; }, "a number > 0");
+}
+CLI::Validator Fraction() {
+  return NumberCheck([](double x) { return x > 0 && x <= 1; }, "a fraction in (0, 1]");
+}
+CLI::Validator Seconds() {
+  return NumberCheck(IsValidTimeout, fmt::format("seconds in (0, {:g}]", kMaxTimeoutSeconds));
+}
+
+int MaxThreads() {
+  // More threads than a few per core only adds switching; a typo like 10000
+  // would start that many.
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::max(64, 4 * cores);
+}
+
 void AddThreadsOption(CLI::App* app, CommonOptions* o) {
   app->add_option("--threads", o->threads, "Worker threads (0 = all cores); results are identical for any count")
-      ->check(CLI::NonNegativeNumber);
+      ->check(InRange(0, MaxThreads()));
 }
 
 void AddBackendOption(CLI::App* app, CommonOptions* o) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/limits.h"
 #include "core/status.h"
 
 namespace seedtune::cli {
@@ -29,6 +30,19 @@ void AddThreadsOption(CLI::App* app, CommonOptions* o);
 // command passes o->backend to MakeBackend.
 void AddBackendOption(CLI::App* app, CommonOptions* o);
 void AddJsonOption(CLI::App* app, CommonOptions* o);
+
+// Range checks for numeric options. Each refuses NaN, infinities and values
+// outside its interval (CLI11's own Range lets NaN through); CLI11 puts the
+// option's name in front of the message, so the error names the option.
+CLI::Validator InRange(double lo, double hi);  // finite, lo <= x <= hi
+CLI::Validator AtLeast(double lo);              // finite, x >= lo
+CLI::Validator Positive();                      // finite, x > 0
+CLI::Validator Fraction();                      // finite, 0 < x <= 1
+// Durations in seconds: finite, > 0 and at most kMaxTimeoutSeconds
+// (core/limits.h).
+CLI::Validator Seconds();
+// Worker threads: 0 (all cores) up to MaxThreads().
+int MaxThreads();
 
 // Prints "seedtune <command>: <status>" to stderr and returns exit code 1.
 int Fail(const std::string& command, const Status& status);

@@ -39,7 +39,13 @@ int main(int argc, char** argv) {
     auto subs = app.get_subcommands({});
     if (subs.size() > before) runners[subs.back()] = runner;
   }
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error (unknown option, value
+    // out of range, missing argument) exits 2, whatever CLI11's own code.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   for (auto& [sub, run] : runners)
     if (sub->parsed()) return run();
   return 2;

@@ -7,15 +7,41 @@
 
 namespace seedtune {
 
+namespace {
+
+TaskOptions SamplingOptions(const FederatedDataOptions& o) {
+  TaskOptions t;
+  t.train_n = o.train_n;
+  t.dev_n = o.dev_n;
+  t.eval_n = o.eval_n;
+  t.seed = o.seed;
+  return t;
+}
+
+// Splits the training examples (given by their labels) into the clients'
+// shards. Depends only on the labels, so the coordinator derives the same
+// shards from the raw task as the clients from the encoded one.
+StatusOr<ClientShards> Partition(const FederatedDataOptions& o, const std::vector<int>& labels) {
+  if (o.partition == "iid" || o.clients == 1) return PartitionIid(static_cast<int64_t>(labels.size()), o.clients, o.seed);
+  if (o.partition.rfind("dirichlet:", 0) != 0)
+    return InvalidArgument("--partition: '{}' is not iid or dirichlet:ALPHA", o.partition);
+  double alpha = 0.0;
+  try {
+    alpha = std::stod(o.partition.substr(10));
+  } catch (const std::exception&) {
+    return InvalidArgument("--partition: '{}' has no number after dirichlet:", o.partition);
+  }
+  int classes = 1;
+  for (int l : labels) classes = std::max(classes, l + 1);
+  return PartitionDirichlet(labels, classes, o.clients, alpha, o.min_per_client, o.seed);
+}
+
+}  // namespace
+
 StatusOr<FederatedData> LoadFederatedData(const FederatedDataOptions& o, const Tokenizer& tokenizer,
                                           const ModelConfig& config) {
   if (o.clients <= 0) return InvalidArgument("--clients must be positive, not {}", o.clients);
-  TaskOptions topts;
-  topts.train_n = o.train_n;
-  topts.dev_n = o.dev_n;
-  topts.eval_n = o.eval_n;
-  topts.seed = o.seed;
-  ASSIGN_OR_RETURN(auto task, LoadTask(o.task, o.data_dir, topts));
+  ASSIGN_OR_RETURN(auto task, LoadTask(o.task, o.data_dir, SamplingOptions(o)));
   const int64_t max_len = EffectiveMaxLength(o.max_length, config);
   ASSIGN_OR_RETURN(auto train, EncodeExamples(task.train, tokenizer, max_len));
   FederatedData out;
@@ -23,30 +49,26 @@ StatusOr<FederatedData> LoadFederatedData(const FederatedDataOptions& o, const T
   ASSIGN_OR_RETURN(out.eval, EncodeExamples(task.eval, tokenizer, max_len));
   out.objective = task.train_objective;
   out.task_name = o.task;
-  ClientShards shards;
-  if (o.partition == "iid" || o.clients == 1) {
-    ASSIGN_OR_RETURN(shards, PartitionIid(static_cast<int64_t>(train.size()), o.clients, o.seed));
-  } else if (o.partition.rfind("dirichlet:", 0) == 0) {
-    double alpha = 0.0;
-    try {
-      alpha = std::stod(o.partition.substr(10));
-    } catch (const std::exception&) {
-      return InvalidArgument("--partition: '{}' has no number after dirichlet:", o.partition);
-    }
-    std::vector<int> labels;
-    int classes = 1;
-    for (const auto& e : train) {
-      labels.push_back(e.label);
-      classes = std::max(classes, e.label + 1);
-    }
-    ASSIGN_OR_RETURN(shards, PartitionDirichlet(labels, classes, o.clients, alpha, o.min_per_client, o.seed));
-  } else {
-    return InvalidArgument("--partition: '{}' is not iid or dirichlet:ALPHA", o.partition);
-  }
+  std::vector<int> labels;
+  for (const auto& e : train) labels.push_back(e.label);
+  ASSIGN_OR_RETURN(ClientShards shards, Partition(o, labels));
   out.shards.resize(static_cast<size_t>(o.clients));
   for (int c = 0; c < o.clients; ++c)
     for (int64_t i : shards[static_cast<size_t>(c)]) out.shards[static_cast<size_t>(c)].push_back(train[static_cast<size_t>(i)]);
   return out;
+}
+
+StatusOr<std::vector<int64_t>> FederatedShardSizes(const FederatedDataOptions& o) {
+  if (o.clients <= 0) return InvalidArgument("--clients must be positive, not {}", o.clients);
+  FederatedDataOptions sampling = o;
+  sampling.eval_n = 0;  // the evaluation split is each client's own choice
+  ASSIGN_OR_RETURN(auto task, LoadTask(o.task, o.data_dir, SamplingOptions(sampling)));
+  std::vector<int> labels;
+  for (const auto& e : task.train) labels.push_back(e.label);
+  ASSIGN_OR_RETURN(ClientShards shards, Partition(o, labels));
+  std::vector<int64_t> sizes;
+  for (const auto& shard : shards) sizes.push_back(static_cast<int64_t>(shard.size()));
+  return sizes;
 }
 
 }  // namespace seedtune

@@ -38,4 +38,9 @@ struct FederatedData {
 StatusOr<FederatedData> LoadFederatedData(const FederatedDataOptions& options, const Tokenizer& tokenizer,
                                           const ModelConfig& config);
 
+// How many training examples each client's shard holds, derived from the same
+// (task, partition, clients, seed) without a tokenizer or model: what a
+// coordinator checks the clients' reported counts against.
+StatusOr<std::vector<int64_t>> FederatedShardSizes(const FederatedDataOptions& options);
+
 }  // namespace seedtune

@@ -59,6 +59,8 @@ StatusOr<std::vector<OneByteRecord>> OneByteMachineRecords(ComputeBackend& model
                                                            Objective objective, const OneByteOptions& o,
                                                            int64_t t, int m, double* loss_sum) {
   if (shard.empty()) return FailedPrecondition("onebyte: machine {} has no training examples", m);
+  if (shard.size() < static_cast<size_t>(o.batch_size))
+    return InvalidArgument("onebyte: batch {} exceeds machine {}'s {} training examples", o.batch_size, m, shard.size());
   if (m < 0 || m >= 65536) return InvalidArgument("onebyte: machine id {} is outside [0, 65536)", m);
   BatchOptions bopts;
   bopts.gold_only = objective == Objective::kLanguageModel;
@@ -85,6 +87,10 @@ StatusOr<std::vector<OneByteIterationLog>> RunOneByte(const ModelWeights& base, 
   if (machines == 0) return InvalidArgument("onebyte: no machines");
   if (o.join.size() != data.size() || o.leave.size() != data.size())
     return InvalidArgument("onebyte: join/leave schedules must name every machine");
+  for (int m = 0; m < machines; ++m)
+    if (data[m].size() < static_cast<size_t>(std::max(o.batch_size, 1)))
+      return InvalidArgument("onebyte: batch {} exceeds machine {}'s {} training examples", o.batch_size, m,
+                             data[m].size());
   std::vector<std::optional<ModelWeights>> models(static_cast<size_t>(machines));
   std::vector<std::vector<OneByteRecord>> log;  // every iteration's records: what a joiner replays
   std::vector<OneByteIterationLog> out;

@@ -7,6 +7,7 @@
 #include "core/little_endian.h"
 #include "data/task.h"
 #include "fed/messages.h"
+#include "ledger/ledger.h"
 
 namespace seedtune {
 
@@ -47,6 +48,17 @@ Status ValidateFedOptions(const FedOptions& o) {
   if (!(o.eps > 0.0f) || !std::isfinite(o.eps)) return InvalidArgument("eps must be positive, not {}", o.eps);
   if (!std::isfinite(o.lr)) return InvalidArgument("learning rate must be finite");
   if (o.batch_size <= 0) return InvalidArgument("batch size must be positive, not {}", o.batch_size);
+  if (!(o.max_abs_scalar > 0.0) || !std::isfinite(o.max_abs_scalar))
+    return InvalidArgument("the scalar bound must be a finite number > 0, not {}", o.max_abs_scalar);
+  // The largest coefficient a round can then publish (FedKSeed: tau pairs on
+  // one seed) must pass the ledger's own bound, or the run's ledger would not
+  // read back.
+  const double steps = IsFedKSeed(o.algo) ? std::max(o.local_steps, 1) : 1;
+  const double largest = std::fabs(static_cast<double>(o.lr)) * steps * o.max_abs_scalar;
+  if (o.algo != FedAlgorithm::kFeedSign && largest > kDefaultMaxAbsAlpha)
+    return InvalidArgument("lr {} x {} steps x scalar bound {:g} admits update coefficients up to {:g}, over the "
+                           "ledger's bound {:g}: lower the scalar bound",
+                           o.lr, steps, o.max_abs_scalar, largest, kDefaultMaxAbsAlpha);
   if (IsFedKSeed(o.algo)) {
     if (o.num_seeds <= 0 || o.num_seeds > 65536)
       return InvalidArgument("FedKSeed needs 0 < K <= 65536 (u16 seed indices), not {}", o.num_seeds);
@@ -85,6 +97,14 @@ StatusOr<std::unique_ptr<Strategy>> Strategy::Create(const FedOptions& options, 
   if (client_examples.empty()) return InvalidArgument("a federated run needs at least one client");
   for (size_t k = 0; k < client_examples.size(); ++k)
     if (client_examples[k] <= 0) return InvalidArgument("client {} has no training examples", k);
+  // FedKSeed's local steps take one example each; the others draw a batch
+  // from each client's shard, which must hold it.
+  if (!IsFedKSeed(options.algo)) {
+    for (size_t k = 0; k < client_examples.size(); ++k)
+      if (client_examples[k] < options.batch_size)
+        return InvalidArgument("batch {} exceeds client {}'s {} training examples", options.batch_size, k,
+                               client_examples[k]);
+  }
   if (options.algo == FedAlgorithm::kMezo && client_examples.size() != 1)
     return InvalidArgument("mezo is centralized: one client holding all data, not {}", client_examples.size());
   std::unique_ptr<Strategy> s(new Strategy(options));
@@ -129,6 +149,9 @@ Status Strategy::ValidateReply(const RoundPlan& plan, const ClientReply& r) cons
     case FedAlgorithm::kMezo:
     case FedAlgorithm::kZoFedSgd:
       if (!std::isfinite(r.scalar)) return InvalidArgument("client {}: non-finite projected gradient", r.client);
+      if (std::fabs(r.scalar) > o_.max_abs_scalar)
+        return InvalidArgument("client {}: projected gradient {:g} exceeds the run's scalar bound {:g}", r.client,
+                               r.scalar, o_.max_abs_scalar);
       break;
     case FedAlgorithm::kFedKSeed:
     case FedAlgorithm::kFedKSeedPro:
@@ -140,6 +163,9 @@ Status Strategy::ValidateReply(const RoundPlan& plan, const ClientReply& r) cons
                                  o_.num_seeds);
         if (!std::isfinite(r.pairs[i].second))
           return InvalidArgument("client {}: pair {} has a non-finite scalar", r.client, i);
+        if (std::fabs(r.pairs[i].second) > o_.max_abs_scalar)
+          return InvalidArgument("client {}: pair {} has scalar {:g}, over the run's scalar bound {:g}", r.client, i,
+                                 r.pairs[i].second, o_.max_abs_scalar);
       }
       break;
   }

@@ -31,6 +31,10 @@ const char* FedAlgorithmName(FedAlgorithm algo);
 inline bool IsFedKSeed(FedAlgorithm a) { return a == FedAlgorithm::kFedKSeed || a == FedAlgorithm::kFedKSeedPro; }
 
 // Hyperparameters every participant of a run agrees on.
+// An honest |g| = |L+ - L-| / (2 eps) stays far below this unless the run
+// diverges (a loss difference of 20 nats at eps = 1e-3 gives 1e4).
+inline constexpr double kDefaultMaxAbsScalar = 1e4;
+
 struct FedOptions {
   FedAlgorithm algo = FedAlgorithm::kFeedSign;
   int batch_size = 16;   // per client per step (FedKSeed: 1, as the paper)
@@ -46,6 +50,10 @@ struct FedOptions {
   double dp_epsilon = 0.0;
   ScalarRule rule = ScalarRule::kMean;
   double trim_fraction = 0.2;
+  // A reply's projected gradients (ZO-FedSGD's scalar, FedKSeed's pairs) must
+  // be finite with |g| <= this; larger ones are refused, so one client cannot
+  // overflow the aggregate. Part of the run config.
+  double max_abs_scalar = kDefaultMaxAbsScalar;
   // FedKSeed(-Pro)
   int num_seeds = 4096;           // K
   int local_steps = 200;          // tau

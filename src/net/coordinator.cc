@@ -1,11 +1,13 @@
 #include "net/coordinator.h"
 
+#include <fmt/ranges.h>
 #include <google/protobuf/io/coded_stream.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
+#include "core/limits.h"
 #include "net/coordinator_impl.h"
 
 namespace seedtune {
@@ -42,6 +44,14 @@ Status CoordinatorServer::Impl::OpenLedgerLocked(const std::string& base_fingerp
 
 Status CoordinatorServer::Impl::Open() {
   std::lock_guard<std::mutex> lock(mu);
+  // The clients' shard sizes, derived here from the run's data options: a
+  // client's reported count is checked against them, never trusted (it
+  // weights FedKSeed's aggregate).
+  auto sizes = FederatedShardSizes(o.run.data);
+  if (!sizes.ok())
+    return sizes.status().WithContext("the coordinator derives each client's shard size from the task (--data names "
+                                      "its dataset root)");
+  shard_sizes = std::move(*sizes);
   if (std::filesystem::exists(o.ledger_path)) {
     ASSIGN_OR_RETURN(LedgerContents contents, ReadLedger(o.ledger_path));
     LedgerHeader expected = RunLedgerHeader(o.run);
@@ -75,17 +85,13 @@ Status CoordinatorServer::Impl::Open() {
 }
 
 Status CoordinatorServer::Impl::EnsureStrategyLocked() {
-  if (!strategy_stale && strategy) return Status::Ok();
-  // A client that has not joined yet never takes part, so its weight is moot.
-  std::vector<int64_t> examples;
-  for (const Client& c : clients) examples.push_back(c.examples > 0 ? c.examples : 1);
-  ASSIGN_OR_RETURN(auto s, Strategy::Create(o.run.fed, std::move(examples)));
+  if (strategy) return Status::Ok();
+  ASSIGN_OR_RETURN(auto s, Strategy::Create(o.run.fed, shard_sizes));
   for (size_t i = 0; i < aux_history.size(); ++i) {
     Status r = s->Restore(aux_history[i]);
     if (!r.ok()) return DataLoss("{}: strategy state of round {}: {}", o.ledger_path, i + 1, r.message());
   }
   strategy = std::move(s);
-  strategy_stale = false;
   return Status::Ok();
 }
 
@@ -94,7 +100,8 @@ std::vector<int> CoordinatorServer::Impl::AliveLocked() {
   const auto now = Clock::now();
   for (int k = 0; k < static_cast<int>(clients.size()); ++k) {
     Client& c = clients[static_cast<size_t>(k)];
-    const bool is_alive = c.joined && now - c.last_seen <= Seconds(o.heartbeat_timeout_s);
+    const bool is_alive =
+        c.joined && !counters.quarantined.count(k) && now - c.last_seen <= Seconds(o.heartbeat_timeout_s);
     if (is_alive) alive.push_back(k);
     if (c.joined && is_alive != c.reported_alive) {
       Log(is_alive ? fmt::format("client {} is back", k)
@@ -105,30 +112,65 @@ std::vector<int> CoordinatorServer::Impl::AliveLocked() {
   return alive;
 }
 
+void CoordinatorServer::Impl::QuarantineLocked(int client, const std::string& reason) {
+  if (counters.quarantined.count(client)) return;
+  counters.quarantined[client] = reason;
+  ++counters.fingerprint_mismatches;
+  Log(fmt::format("FINGERPRINT MISMATCH: {}; client {} is quarantined (refused and left out of later rounds)", reason,
+                  client));
+  replies.erase(client);  // an open round's reply from it is dropped
+  cv.notify_all();
+}
+
 void CoordinatorServer::Impl::RecordFingerprintLocked(int client, int64_t round, const std::string& fp) {
   Client& c = clients[static_cast<size_t>(client)];
   if (round == c.reported_round && fp == c.reported_fingerprint) return;
   c.reported_round = round;
   c.reported_fingerprint = fp;
-  std::string expected;
-  int first = -1;
-  if (round == 0) {
-    expected = o.run.base_fingerprint;
-  } else {
-    auto [it, inserted] = round_fingerprints.emplace(round, std::make_pair(fp, client));
-    if (inserted) {
-      Emit({{"event", "fingerprint"}, {"round", round}, {"fingerprint", fp}, {"client", client}});
-      return;
-    }
-    expected = it->second.first;
-    first = it->second.second;
+  if (round == 0) {  // the base is known: no vote needed
+    if (fp != o.run.base_fingerprint)
+      QuarantineLocked(client, fmt::format("client {} holds {} before round 1, but the run's base is {}", client, fp,
+                                           o.run.base_fingerprint));
+    return;
   }
-  if (fp != expected) {
-    ++counters.fingerprint_mismatches;
-    Log(fmt::format("FINGERPRINT MISMATCH: client {} holds {} after round {}, but {} reported {}", client, fp, round,
-                    first < 0 ? std::string("the run's base is") : fmt::format("client {}", first), expected));
-    Emit({{"event", "fingerprint_mismatch"}, {"round", round}, {"client", client}, {"fingerprint", fp},
-          {"expected", expected}});
+  auto& groups = round_reports[round];
+  for (auto& [other, members] : groups) std::erase(members, client);  // its latest report counts
+  std::vector<int>& members = groups[fp];
+  if (members.empty())
+    Emit({{"event", "fingerprint"}, {"round", round}, {"fingerprint", fp}, {"client", client}});
+  members.push_back(client);
+  JudgeRoundLocked(round);
+}
+
+void CoordinatorServer::Impl::JudgeRoundLocked(int64_t round) {
+  // A strict majority of the round's reporters decides which copy is right:
+  // the first reporter is no more trusted than the others, so one client
+  // cannot make the honest ones look wrong.
+  const auto& groups = round_reports[round];
+  size_t total = 0, best = 0;
+  std::string majority;
+  for (const auto& [fp, members] : groups) {
+    total += members.size();
+    if (members.size() > best) {
+      best = members.size();
+      majority = fp;
+    }
+  }
+  if (2 * best <= total) {
+    round_majority.erase(round);
+    return;  // no strict majority (yet)
+  }
+  round_majority[round] = majority;
+  const std::vector<int>& holders = groups.at(majority);
+  for (const auto& [fp, members] : groups) {
+    if (fp == majority) continue;
+    for (int k : members) {
+      QuarantineLocked(k, fmt::format("client {} holds {} after round {}, but the majority of its reporters ({} of "
+                                      "{}: clients {}) hold {}",
+                                      k, fp, round, best, total, fmt::join(holders, ","), majority));
+      Emit({{"event", "fingerprint_mismatch"}, {"round", round}, {"client", k}, {"fingerprint", fp},
+            {"expected", majority}});
+    }
   }
 }
 
@@ -282,8 +324,15 @@ CoordinatorSummary CoordinatorServer::Impl::SummaryLocked() const {
   CoordinatorSummary s = counters;
   s.first_round = first_round;
   s.rounds_completed = completed;
-  auto it = round_fingerprints.find(completed);
-  if (it != round_fingerprints.end()) s.final_fingerprint = it->second.first;
+  auto it = round_majority.find(completed);
+  if (it != round_majority.end()) s.final_fingerprint = it->second;
+  nlohmann::ordered_json quarantined = nlohmann::ordered_json::object();
+  for (const auto& [k, why] : s.quarantined) quarantined[std::to_string(k)] = why;
+  for (const auto& [round, groups] : round_reports) {
+    size_t distinct = 0;
+    for (const auto& [fp, members] : groups) distinct += members.empty() ? 0 : 1;
+    if (distinct > 1 && !round_majority.count(round)) s.unresolved_rounds.push_back(round);
+  }
   nlohmann::ordered_json per_client = nlohmann::ordered_json::object();
   for (int k = 0; k < static_cast<int>(clients.size()); ++k) {
     const Client& c = clients[static_cast<size_t>(k)];
@@ -309,6 +358,8 @@ CoordinatorSummary CoordinatorServer::Impl::SummaryLocked() const {
                               {"rejects", s.rejects},
                               {"reopened", s.reopened},
                               {"fingerprint_mismatches", s.fingerprint_mismatches},
+                              {"quarantined", quarantined},
+                              {"unresolved_fingerprint_rounds", s.unresolved_rounds},
                               {"final_fingerprint", s.final_fingerprint},
                               {"client_fingerprints", per_client},
                               {"payload_up_bits", s.payload_up_bits},
@@ -342,8 +393,12 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
     return InvalidArgument("quorum must be in [1, {}] (clients), not {}", n, options.quorum);
   if (options.min_clients < 0 || options.min_clients > n)
     return InvalidArgument("min clients must be in [0, {}], not {}", n, options.min_clients);
-  if (!(options.round_timeout_s > 0.0) || !(options.heartbeat_timeout_s > 0.0) || !(options.finish_timeout_s >= 0.0))
-    return InvalidArgument("round and heartbeat timeouts must be positive");
+  if (!IsValidTimeout(options.round_timeout_s) || !IsValidTimeout(options.heartbeat_timeout_s) ||
+      !(options.finish_timeout_s == 0.0 || IsValidTimeout(options.finish_timeout_s)))
+    return InvalidArgument("round timeout {} s, heartbeat timeout {} s, finish timeout {} s: each must be in (0, {:g}] "
+                           "(finish: 0 allowed)",
+                           options.round_timeout_s, options.heartbeat_timeout_s, options.finish_timeout_s,
+                           kMaxTimeoutSeconds);
   if (options.heartbeat_timeout_s <= options.run.heartbeat_interval_s)
     return InvalidArgument("heartbeat timeout ({} s) must exceed the heartbeat interval ({} s)",
                            options.heartbeat_timeout_s, options.run.heartbeat_interval_s);

@@ -41,8 +41,17 @@ struct CoordinatorOptions {
 struct CoordinatorSummary {
   int64_t first_round = 1;  // > 1 when resumed from a ledger
   int64_t rounds_completed = 0;
-  int64_t replies = 0, late = 0, rejects = 0, reopened = 0, fingerprint_mismatches = 0;
-  // The agreed fingerprint after the last round (empty when no client
+  int64_t replies = 0, late = 0, rejects = 0, reopened = 0;
+  // Reports that disagreed with the majority of a round's reporters (or with
+  // the run's base), one per quarantined client.
+  int64_t fingerprint_mismatches = 0;
+  // Clients quarantined for such a report, with the reason; refused from
+  // then on, and left out of every later round.
+  std::map<int, std::string> quarantined;
+  // Rounds whose reporters disagree with no strict majority: the run cannot
+  // tell which copy is right (a failure of the run).
+  std::vector<int64_t> unresolved_rounds;
+  // The majority's fingerprint after the last round (empty when no client
   // reported it), and the last report of each client: (round, fingerprint).
   std::string final_fingerprint;
   std::map<int, std::pair<int64_t, std::string>> client_fingerprints;

@@ -29,7 +29,6 @@ using Clock = std::chrono::steady_clock;
 struct CoordinatorServer::Impl final : public wire::Coordinator::Service {
   struct Client {
     bool joined = false;
-    int64_t examples = 0;
     std::string base_fingerprint;
     Clock::time_point last_seen{};
     bool reported_alive = false;  // for the "lost" / "back" log lines
@@ -54,6 +53,8 @@ struct CoordinatorServer::Impl final : public wire::Coordinator::Service {
   Status EnsureStrategyLocked();
   int MinClients() const;
   void RecordFingerprintLocked(int client, int64_t round, const std::string& fingerprint);
+  void JudgeRoundLocked(int64_t round);
+  void QuarantineLocked(int client, const std::string& reason);
   CoordinatorSummary SummaryLocked() const;
 
   // Every call passes Admit: bearer token, protocol version, client id known
@@ -91,11 +92,14 @@ struct CoordinatorServer::Impl final : public wire::Coordinator::Service {
   int64_t completed = 0;                 // last published round
   int64_t first_round = 1;
   std::unique_ptr<Strategy> strategy;
-  bool strategy_stale = true;            // a client's example count changed since it was built
+  std::vector<int64_t> shard_sizes;      // per client, derived from the run's data options
   std::optional<RoundPlan> open_plan;
   std::map<int, ClientReply> replies;    // of the open round
   std::map<int, uint64_t> round_up_bytes, round_task_bytes;
-  std::map<int64_t, std::pair<std::string, int>> round_fingerprints;  // first report: (fingerprint, client)
+  // Per round: fingerprint -> the clients that reported it (judged by
+  // majority in JudgeRoundLocked).
+  std::map<int64_t, std::map<std::string, std::vector<int>>> round_reports;
+  std::map<int64_t, std::string> round_majority;  // rounds with a strict majority
   std::map<std::string, CallBytes> call_bytes;
   CoordinatorSummary counters;           // counters and payload totals
   bool stopping = false, finished = false;

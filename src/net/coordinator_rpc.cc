@@ -50,6 +50,10 @@ grpc::Status CoordinatorServer::Impl::Admit(const grpc::ServerContext* ctx, cons
     return Refuse(ctx, call, client,
                   grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                                fmt::format("the bearer token belongs to client {}, not {}", token_client, client)));
+  if (auto q = counters.quarantined.find(client); q != counters.quarantined.end())
+    return Refuse(ctx, call, client,
+                  grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                               fmt::format("client {} is quarantined: {}", client, q->second)));
   Client& c = clients[static_cast<size_t>(client)];
   if (joined && !c.joined)  // normal after a coordinator restart: not counted as a bad message
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -74,8 +78,13 @@ grpc::Status CoordinatorServer::Impl::Join(grpc::ServerContext* ctx, const wire:
   const int k = req->client_id();
   grpc::Status a = Admit(ctx, "Join", req->protocol_version(), k, false);
   if (!a.ok()) return a;
-  if (req->num_examples() <= 0)
-    return Refuse(ctx, "Join", k, Invalid(fmt::format("client {} has {} training examples", k, req->num_examples())));
+  const int64_t shard = shard_sizes[static_cast<size_t>(k)];
+  if (req->num_examples() != shard)
+    return Refuse(ctx, "Join", k,
+                  grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                               fmt::format("client {} reports {} training examples, but shard {} of this run holds {}: "
+                                           "load the run's data (task, partition, train-n)",
+                                           k, req->num_examples(), k, shard)));
   if (!IsFingerprintHex(req->base_fingerprint()))
     return Refuse(ctx, "Join", k, Invalid(fmt::format("base fingerprint '{}' is not 16 hex digits", req->base_fingerprint())));
   if (o.run.base_fingerprint.empty()) {
@@ -93,15 +102,7 @@ grpc::Status CoordinatorServer::Impl::Join(grpc::ServerContext* ctx, const wire:
                                            k, req->base_fingerprint(), o.run.base_fingerprint)));
   }
   Client& c = clients[static_cast<size_t>(k)];
-  if (c.examples > 0 && c.examples != req->num_examples())
-    return Refuse(ctx, "Join", k,
-                  grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                               fmt::format("client {} joined with {} examples and now has {}: the data must not change "
-                                           "during a run",
-                                           k, c.examples, req->num_examples())));
-  if (c.examples != req->num_examples()) strategy_stale = true;
-  c.examples = req->num_examples();
-  Log(fmt::format("client {} joined{} ({} examples)", k, c.joined ? " again" : "", c.examples));
+  Log(fmt::format("client {} joined{} ({} examples)", k, c.joined ? " again" : "", shard));
   c.joined = true;
   c.reported_alive = true;  // AliveLocked logs only later changes
   ToWire(o.run, resp->mutable_config());

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/limits.h"
 #include "fed/client_trainer.h"
 #include "net/auth.h"
 #include "net/wire.h"
@@ -140,6 +141,8 @@ const RunSpec& ParticipantSession::run() const { return impl_->run; }
 
 StatusOr<std::unique_ptr<ParticipantSession>> ParticipantSession::Connect(const ParticipantOptions& options) {
   if (options.client_id < 0) return InvalidArgument("client id must be >= 0, not {}", options.client_id);
+  if (!IsValidTimeout(options.connect_timeout_s))
+    return InvalidArgument("connect timeout {} s must be in (0, {:g}]", options.connect_timeout_s, kMaxTimeoutSeconds);
   ASSIGN_OR_RETURN(auto creds, MakeChannelCredentials(options.ca_path));
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxResponseBytes);

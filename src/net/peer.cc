@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "core/limits.h"
 #include "net/wire.h"
 #include "seedtune/v1/peer.grpc.pb.h"
 #include "zo/fingerprint.h"
@@ -401,6 +402,8 @@ struct PeerNode::Impl final : public pwire::Peer::Service {
                            ThreadingContext& ctx) {
     PeerResult r;
     r.join_iteration = join_iteration;
+    if (shard.size() < static_cast<size_t>(run.onebyte.batch_size))
+      return InvalidArgument("batch {} exceeds this peer's {} training examples", run.onebyte.batch_size, shard.size());
     // Serves the model for the whole run: iterations update it in place.
     ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> backend, MakeBackend(o.backend, *model, ctx));
     const std::string base_fp = FingerprintHex(backend->Fingerprint(*model));
@@ -561,8 +564,10 @@ StatusOr<std::unique_ptr<PeerNode>> PeerNode::Start(PeerOptions options, const s
   if (options.id < 0 || options.id >= 65536) return InvalidArgument("peer id must be in [0, 65536), not {}", options.id);
   if (options.min_peers < 1) return InvalidArgument("min peers must be at least 1, not {}", options.min_peers);
   if (options.leave_after < 0) return InvalidArgument("--leave-after must be >= 0, not {}", options.leave_after);
-  if (!(options.peer_timeout_s > 0.0) || !(options.min_iteration_s >= 0.0))
-    return InvalidArgument("the peer timeout must be positive and the pace non-negative");
+  if (!IsValidTimeout(options.peer_timeout_s) ||
+      !(options.min_iteration_s == 0.0 || IsValidTimeout(options.min_iteration_s)))
+    return InvalidArgument("the peer timeout ({} s) must be in (0, {:g}] and the pace ({} s) 0 or in that range",
+                           options.peer_timeout_s, kMaxTimeoutSeconds, options.min_iteration_s);
   if (!IsFingerprintHex(base_fingerprint))
     return InvalidArgument("base fingerprint '{}' is not 16 hex digits", base_fingerprint);
   if (!options.bootstrap.empty()) RETURN_IF_ERROR(CheckPeerAddress(options.bootstrap));

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/limits.h"
+
 namespace seedtune {
 
 Status ValidateRunSpec(const RunSpec& s) {
@@ -21,7 +23,8 @@ Status ValidateRunSpec(const RunSpec& s) {
   if (s.data.seed != s.fed.seed) return InvalidArgument("the data seed must be the run seed");
   if (!s.base_fingerprint.empty() && !IsFingerprintHex(s.base_fingerprint))
     return InvalidArgument("base fingerprint '{}' is not 16 hex digits", s.base_fingerprint);
-  if (!(s.heartbeat_interval_s > 0.0)) return InvalidArgument("heartbeat interval must be positive");
+  if (!IsValidTimeout(s.heartbeat_interval_s))
+    return InvalidArgument("heartbeat interval {} s must be in (0, {:g}]", s.heartbeat_interval_s, kMaxTimeoutSeconds);
   return Status::Ok();
 }
 
@@ -30,20 +33,23 @@ LedgerHeader RunLedgerHeader(const RunSpec& s) {
   h.base_fingerprint = s.base_fingerprint;
   h.algorithm = FedAlgorithmName(s.fed.algo);
   // Same keys, order and types as cmd_simulate.cc (nlohmann::json sorts keys).
-  h.hyperparameters = nlohmann::json{{"lr", s.fed.lr},
-                                     {"eps", s.fed.eps},
-                                     {"batch", s.fed.batch_size},
-                                     {"clients", s.data.clients},
-                                     {"partition", s.data.partition},
-                                     {"K", s.fed.num_seeds},
-                                     {"local_steps", s.fed.local_steps},
-                                     {"client_fraction", s.fed.client_fraction},
-                                     {"byzantine", 0.0},
-                                     {"attack", "none"},
-                                     {"aggregate", s.aggregate},
-                                     {"task", s.data.task},
-                                     {"rounds", s.rounds}}
-                          .dump();
+  nlohmann::json hyper{{"lr", s.fed.lr},
+                       {"eps", s.fed.eps},
+                       {"batch", s.fed.batch_size},
+                       {"clients", s.data.clients},
+                       {"partition", s.data.partition},
+                       {"K", s.fed.num_seeds},
+                       {"local_steps", s.fed.local_steps},
+                       {"client_fraction", s.fed.client_fraction},
+                       {"byzantine", 0.0},
+                       {"attack", "none"},
+                       {"aggregate", s.aggregate},
+                       {"task", s.data.task},
+                       {"rounds", s.rounds}};
+  // Recorded only when not the default, so ledgers written before the bound
+  // existed still describe the same run.
+  if (s.fed.max_abs_scalar != kDefaultMaxAbsScalar) hyper["max_scalar"] = s.fed.max_abs_scalar;
+  h.hyperparameters = hyper.dump();
   h.run_seed = s.fed.seed;
   h.distribution = s.fed.dist == ZDistribution::kGaussian ? "gauss" : "rademacher";
   return h;

@@ -59,6 +59,7 @@ void ToWire(const RunSpec& s, wire::RunConfig* c) {
   c->set_min_per_client(s.data.min_per_client);
   c->set_base_fingerprint(s.base_fingerprint);
   c->set_heartbeat_interval_s(s.heartbeat_interval_s);
+  c->set_max_abs_scalar(s.fed.max_abs_scalar);
 }
 
 StatusOr<RunSpec> FromWire(const wire::RunConfig& c) {
@@ -94,6 +95,7 @@ StatusOr<RunSpec> FromWire(const wire::RunConfig& c) {
   s.data.seed = s.fed.seed;
   s.base_fingerprint = c.base_fingerprint();
   s.heartbeat_interval_s = c.heartbeat_interval_s();
+  s.fed.max_abs_scalar = c.max_abs_scalar();
   Status v = ValidateRunSpec(s);
   if (!v.ok()) return InvalidArgument("run config: {}", v.message());
   return s;

@@ -52,6 +52,10 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
   if (o.batch_size <= 0 || o.directions <= 0 || o.steps < 0)
     return InvalidArgument("MeZO: batch_size, directions must be positive and steps non-negative");
   if (!(o.eps > 0.0f)) return InvalidArgument("MeZO: eps must be positive, got {}", o.eps);
+  // A batch larger than the data only repeats examples (and sizes every
+  // activation buffer by the batch).
+  if (static_cast<size_t>(o.batch_size) > train.size())
+    return InvalidArgument("MeZO: batch {} exceeds the {} training examples", o.batch_size, train.size());
   // One backend for the whole run, dev evaluations included: updates change
   // the weights in place, and its workspaces and perturbation scratch are
   // allocated once (a second view would hold a second workspace).

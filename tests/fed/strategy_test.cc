@@ -79,6 +79,7 @@ TEST(StrategyTest, ValidateReplyNamesWhatIsWrong) {
 
   FedOptions fs;
   fs.algo = FedAlgorithm::kFeedSign;
+  fs.batch_size = 4;
   auto sign = Strategy::Create(fs, std::vector<int64_t>(3, 7));
   ASSERT_TRUE(sign.ok());
   const std::vector<int> three = {0, 1, 2};
@@ -89,6 +90,67 @@ TEST(StrategyTest, ValidateReplyNamesWhatIsWrong) {
   vote.loss = 0.5;
   vote.sign = 0;
   EXPECT_FALSE((*sign)->ValidateReply(sp, vote).ok()) << "a sign is +1 or -1";
+}
+
+// An insider's reply is bounded by the run config: one client's huge but
+// finite scalars are refused before they reach the aggregate, which the
+// honest replies alone then make finite.
+TEST(StrategyTest, ScalarsBeyondTheRunsBoundAreRefused) {
+  auto s = Strategy::Create(KSeedOptions(FedAlgorithm::kFedKSeed), std::vector<int64_t>(3, 7));
+  ASSERT_TRUE(s.ok());
+  const RoundPlan p = (*s)->ConfigureRound(1, std::vector<int>{0, 1, 2});
+  ASSERT_FALSE(p.participants.empty());
+  ClientReply huge;
+  huge.client = p.participants[0];
+  huge.round = 1;
+  huge.loss = 1.0;
+  huge.pairs = {{0, 3.4e38f}, {0, 3.4e38f}, {0, 3.4e38f}, {0, 3.4e38f}, {0, 3.4e38f}};
+  Status refused = (*s)->ValidateReply(p, huge);
+  EXPECT_NE(refused.message().find("over the run's scalar bound 10000"), std::string::npos) << refused.ToString();
+  huge.pairs = {{1, 10001.0f}};
+  EXPECT_FALSE((*s)->ValidateReply(p, huge).ok()) << "just over the bound";
+  huge.pairs = {{1, -10000.0f}};
+  EXPECT_TRUE((*s)->ValidateReply(p, huge).ok()) << "the bound itself is allowed";
+
+  FedOptions zo;
+  zo.algo = FedAlgorithm::kZoFedSgd;
+  zo.batch_size = 2;
+  zo.max_abs_scalar = 50.0;
+  auto z = Strategy::Create(zo, std::vector<int64_t>(2, 4));
+  ASSERT_TRUE(z.ok()) << z.status().ToString();
+  const RoundPlan zp = (*z)->ConfigureRound(1, std::vector<int>{0, 1});
+  ClientReply scalar;
+  scalar.client = 0;
+  scalar.round = 1;
+  scalar.loss = 1.0;
+  scalar.scalar = -50.5;
+  EXPECT_NE((*z)->ValidateReply(zp, scalar).message().find("exceeds the run's scalar bound 50"), std::string::npos);
+  scalar.scalar = 49.0;
+  EXPECT_TRUE((*z)->ValidateReply(zp, scalar).ok());
+}
+
+TEST(StrategyTest, OptionsThatCouldOverflowTheLedgerOrTheShardsAreRefused) {
+  FedOptions o = KSeedOptions(FedAlgorithm::kFedKSeed);
+  o.lr = 1.0f;
+  o.local_steps = 5;  // 1 x 5 x 1e4 = 5e4 > the ledger's 1e4
+  auto big = Strategy::Create(o, std::vector<int64_t>(2, 7));
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("over the ledger's bound"), std::string::npos) << big.status().ToString();
+  o.max_abs_scalar = 1000.0;
+  EXPECT_TRUE(Strategy::Create(o, std::vector<int64_t>(2, 7)).ok());
+  for (double bad : {0.0, -1.0, std::nan(""), static_cast<double>(INFINITY)}) {
+    o.max_abs_scalar = bad;
+    EXPECT_FALSE(Strategy::Create(o, std::vector<int64_t>(2, 7)).ok()) << bad;
+  }
+
+  FedOptions fs;
+  fs.algo = FedAlgorithm::kFeedSign;
+  fs.batch_size = 16;
+  auto small = Strategy::Create(fs, {16, 9, 30});
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.status().message(), "batch 16 exceeds client 1's 9 training examples");
+  fs.batch_size = 9;
+  EXPECT_TRUE(Strategy::Create(fs, {16, 9, 30}).ok());
 }
 
 TEST(StrategyTest, AggregateIsIndependentOfArrivalOrder) {

@@ -261,5 +261,167 @@ TEST(NetCoordinatorTest, BadMessagesAreRefusedCountedAndTheRunCompletes) {
   EXPECT_EQ(FingerprintHex(report->final_fingerprint), results[0].fingerprint);
 }
 
+// Honest participants as threads; their results and statuses, by client id.
+struct HonestClients {
+  std::vector<ParticipantResult> results;
+  std::vector<Status> statuses;
+  std::vector<std::thread> threads;
+  void Join() {
+    for (auto& t : threads) t.join();
+  }
+};
+
+void StartHonest(HonestClients* h, const World& world, int port, int count) {
+  h->results.resize(count);
+  h->statuses.resize(count);
+  for (int k = 0; k < count; ++k)
+    h->threads.emplace_back([h, &world, port, k] {
+      ParticipantOptions po;
+      po.server = "127.0.0.1:" + std::to_string(port);
+      po.client_id = k;
+      po.poll_ms = 500;
+      po.on_log = [](const std::string&) {};
+      auto session = ParticipantSession::Connect(po);
+      if (!session.ok()) {
+        h->statuses[k] = session.status();
+        return;
+      }
+      ModelWeights model = world.base.Clone();
+      ThreadingContext tctx(1);
+      auto r = (*session)->Run(&model, world.data.shards[k], world.data.objective, tctx);
+      if (r.ok()) h->results[k] = *r;
+      else h->statuses[k] = r.status();
+    });
+}
+
+CoordinatorOptions InsiderOptions(const RunSpec& run, const std::string& base_fp, const std::string& ledger) {
+  CoordinatorOptions co;
+  co.run = run;
+  co.run.base_fingerprint = base_fp;
+  co.ledger_path = ledger;
+  co.durability = Durability::kNoFsync;
+  co.quorum = 2;
+  co.round_timeout_s = 1.0;
+  co.heartbeat_timeout_s = 0.8;
+  co.finish_timeout_s = 5.0;
+  co.on_log = [](const std::string&) {};
+  return co;
+}
+
+// An authenticated insider (client 2) tries to stop or steer the run: it
+// joins claiming 2^63-1 examples, sends five finite but huge FedKSeed pairs,
+// and reports a fake fingerprint, first if it can. Each is refused or judged
+// by the majority; the two honest clients end with the fingerprint of a run
+// without the insider, and the server names the insider.
+TEST(NetCoordinatorTest, AnInsiderCannotStopOrSteerTheRun) {
+  const RunSpec run = SmallKSeedRun();
+  auto world = Load(run);
+  if (!world) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  const std::string dir = testing::MakeTempDir("net-insider");
+  ThreadingContext ctx(1);
+  const std::string base_fp = FingerprintHex(ModelFingerprint(world->base, ctx));
+
+  // The reference: the same run with only the honest clients.
+  std::string reference;
+  {
+    CoordinatorOptions co = InsiderOptions(run, base_fp, dir + "/reference.ledger");
+    co.min_clients = 2;
+    auto server = CoordinatorServer::Start(co);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    HonestClients h;
+    StartHonest(&h, *world, (*server)->port(), 2);
+    h.Join();
+    for (int k = 0; k < 2; ++k) ASSERT_TRUE(h.statuses[k].ok()) << h.statuses[k].ToString();
+    auto summary = (*server)->Wait();
+    ASSERT_TRUE(summary.ok());
+    ASSERT_EQ(summary->rounds_completed, 3);
+    reference = h.results[0].fingerprint;
+  }
+
+  CoordinatorOptions co = InsiderOptions(run, base_fp, dir + "/attacked.ledger");
+  auto server = CoordinatorServer::Start(co);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  StubClient c(port);
+  wire::JoinRequest join;
+  join.set_protocol_version(kFederationProtocolVersion);
+  join.set_client_id(2);
+  join.set_num_examples(std::numeric_limits<int64_t>::max());
+  join.set_base_fingerprint(base_fp);
+  wire::JoinResponse joined;
+  grpc::Status s = c.Do(&wire::Coordinator::Stub::Join, join, &joined);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("client 2 reports 9223372036854775807 training examples, but shard 2 of this run "
+                                   "holds " + std::to_string(world->data.shards[2].size())),
+            std::string::npos)
+      << s.error_message();
+  join.set_num_examples(static_cast<int64_t>(world->data.shards[2].size()));
+  ASSERT_TRUE(c.Do(&wire::Coordinator::Stub::Join, join, &joined).ok());
+
+  HonestClients h;
+  StartHonest(&h, *world, port, 2);
+  wire::GetTaskRequest ask;
+  ask.set_protocol_version(kFederationProtocolVersion);
+  ask.set_client_id(2);
+  ask.set_wait_ms(5000);
+  wire::GetTaskResponse task;
+  ASSERT_TRUE(c.Do(&wire::Coordinator::Stub::GetTask, ask, &task).ok());
+  ASSERT_EQ(task.action(), wire::GetTaskResponse::TRAIN);
+  wire::SubmitReplyRequest huge;
+  huge.set_protocol_version(kFederationProtocolVersion);
+  huge.set_client_id(2);
+  huge.set_round(1);
+  huge.set_loss(0.5);
+  huge.set_seed_scalars(EncodeSeedScalars(std::vector<std::pair<uint16_t, float>>(5, {0, 3.4e38f})));
+  wire::SubmitReplyResponse resp;
+  s = c.Do(&wire::Coordinator::Stub::SubmitReply, huge, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("over the run's scalar bound"), std::string::npos) << s.error_message();
+
+  // Round 1 closes at its deadline with the honest replies; the insider then
+  // reports a fake fingerprint for it (heartbeating keeps it alive).
+  wire::HeartbeatRequest hb;
+  hb.set_protocol_version(kFederationProtocolVersion);
+  hb.set_client_id(2);
+  wire::HeartbeatResponse hbr;
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < give_up) {
+    ASSERT_TRUE(c.Do(&wire::Coordinator::Stub::Heartbeat, hb, &hbr).ok());
+    if (hbr.completed_round() >= 1) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_GE(hbr.completed_round(), 1);
+  wire::GetTaskRequest lie = ask;
+  lie.set_applied_round(1);
+  lie.set_fingerprint("0123456789abcdef");
+  lie.set_wait_ms(0);
+  wire::GetTaskResponse ignored;
+  (void)c.Do(&wire::Coordinator::Stub::GetTask, lie, &ignored);
+  // Once the honest clients' reports outvote it, every call is refused.
+  grpc::Status quarantined;
+  while (std::chrono::steady_clock::now() < give_up) {
+    quarantined = c.Do(&wire::Coordinator::Stub::Heartbeat, hb, &hbr);
+    if (!quarantined.ok()) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(quarantined.error_code(), grpc::StatusCode::PERMISSION_DENIED) << quarantined.error_message();
+  EXPECT_NE(quarantined.error_message().find("client 2 is quarantined: client 2 holds 0123456789abcdef after round 1"),
+            std::string::npos)
+      << quarantined.error_message();
+
+  h.Join();
+  for (int k = 0; k < 2; ++k) ASSERT_TRUE(h.statuses[k].ok()) << "client " << k << ": " << h.statuses[k].ToString();
+  auto summary = (*server)->Wait();
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->rounds_completed, 3);
+  EXPECT_EQ(summary->fingerprint_mismatches, 1);
+  ASSERT_EQ(summary->quarantined.size(), 1u);
+  EXPECT_EQ(summary->quarantined.begin()->first, 2);
+  EXPECT_TRUE(summary->unresolved_rounds.empty());
+  EXPECT_EQ(h.results[0].fingerprint, reference) << "the attack changed the honest clients' model";
+  EXPECT_EQ(h.results[1].fingerprint, reference);
+  EXPECT_EQ(summary->final_fingerprint, reference);
+}
+
 }  // namespace
 }  // namespace seedtune
