@@ -17,16 +17,20 @@ CommandRunner RegisterConvert(CLI::App& app) {
     std::string out, format = "hf", dtype = "f32";
     int llama2c_version = 0;
     double shard_mb = 0;
+    bool force = false;
   };
   auto a = std::make_shared<Args>();
   AddModelOption(cmd, o.get());
   cmd->add_option("-o,--out", a->out, "Output directory (hf) or file (llama2c)")->required();
   cmd->add_option("--format", a->format, "hf or llama2c")->check(CLI::IsMember({"hf", "llama2c"}));
   cmd->add_option("--dtype", a->dtype, "hf tensor dtype: f32, f16, bf16")->check(CLI::IsMember({"f32", "f16", "bf16"}));
-  cmd->add_option("--shard-mb", a->shard_mb, "hf: split into safetensors shards of at most this many MB (0: one file)");
+  cmd->add_option("--shard-mb", a->shard_mb, "hf: split into safetensors shards of at most this many MB (0: one file)")
+      ->check(AtLeast(0));
+  AddForceOption(cmd, &a->force);
   cmd->add_option("--llama2c-version", a->llama2c_version, "llama2c: 0 (legacy fp32), 1 (fp32), 2 (int8 groups)")
       ->check(CLI::Range(0, 2));
   return [o, a]() -> int {
+    if (Status s = CheckOutputPath(a->out, {ModelInputPath(o->model)}, a->force); !s.ok()) return Fail("convert", s);
     auto weights = LoadModelSpec(o->model);
     if (!weights.ok()) return Fail("convert", weights.status());
     ExportOptions opts;

@@ -21,7 +21,7 @@ CommandRunner RegisterLedger(CLI::App& app) {
   cmd->require_subcommand(1);
   struct Args {
     std::string file, model, out, format = "hf";
-    bool json = false, from_snapshot = false, no_snapshots = false;
+    bool json = false, from_snapshot = false, no_snapshots = false, force = false;
     uint64_t upto = 0;
     int threads = 0;
   };
@@ -45,6 +45,7 @@ CommandRunner RegisterLedger(CLI::App& app) {
   exp->add_option("--upto", a->upto, "Stop after this round (default: all records)")->check(AtLeast(0));
   exp->add_flag("--no-snapshots", a->no_snapshots,
                 "Replay every record from the base instead of starting at the latest usable snapshot");
+  AddForceOption(exp, &a->force);
   exp->add_option("--threads", a->threads, "Worker threads (0 = all cores)")->check(InRange(0, MaxThreads()));
   auto* repair = cmd->add_subcommand(
       "repair",
@@ -65,6 +66,11 @@ CommandRunner RegisterLedger(CLI::App& app) {
     if (!contents->tail_problem.empty())
       std::fprintf(stderr, "warning: %s: %s (valid prefix: %zu records)\n", a->file.c_str(),
                    contents->tail_problem.c_str(), contents->records.size());
+    if (exp->parsed()) {  // before the replay: refuse to write over the run's inputs
+      std::vector<std::string> inputs = {ModelInputPath(a->model), a->file};
+      for (const auto& s : contents->snapshots) inputs.push_back(ResolveSnapshotPath(a->file, s.path));
+      if (Status s = CheckOutputPath(a->out, inputs, a->force); !s.ok()) return Fail("ledger export", s);
+    }
     if (show->parsed()) {
       std::string last_fp;
       for (const auto& r : contents->records)

@@ -94,7 +94,7 @@ CommandRunner RegisterTrain(CLI::App& app) {
     int fingerprint_every = 10;
     int64_t snapshot_every = 0;
     MezoOptions mezo;
-    bool eval_before = true, keep_best = true, resume = false;
+    bool eval_before = true, keep_best = true, resume = false, force = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--algo", a->algo, "Algorithm (mezo; the federated ones run under `simulate`)")
@@ -118,6 +118,7 @@ CommandRunner RegisterTrain(CLI::App& app) {
   cmd->add_flag("!--no-eval-before", a->eval_before, "Skip the zero-shot evaluation");
   cmd->add_option("--metrics", a->metrics, "Write metrics as JSON lines to this file (default: stdout with --json)");
   cmd->add_option("--out", a->out, "Export the trained model as a Hugging Face directory");
+  AddForceOption(cmd, &a->force);
   cmd->add_option("--ledger", a->ledger,
                   "Record every step's (seed, alpha, decay) list in this seed ledger (implies --no-keep-best: the "
                   "ledger describes the final model)");
@@ -135,6 +136,10 @@ CommandRunner RegisterTrain(CLI::App& app) {
     auto backend = ParseBackendKind(o->backend);
     if (!backend.ok()) return Fail("train", backend.status());
     a->mezo.backend = *backend;
+    if (!a->out.empty()) {  // checked before hours of training, not after
+      Status s = CheckOutputPath(a->out, {ModelInputPath(o->model), a->ledger}, a->force);
+      if (!s.ok()) return Fail("train", s);
+    }
     auto weights = LoadModelSpec(o->model);
     if (!weights.ok()) return Fail("train", weights.status());
     auto tok = LoadTokenizerForModel(o->model, weights->config(), o->tokenizer);

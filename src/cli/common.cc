@@ -4,11 +4,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "backend/backend.h"
+#include "runtime/model_source.h"
 
 namespace seedtune::cli {
 
@@ -87,6 +89,34 @@ void AddBackendOption(CLI::App* app, CommonOptions* o) {
 
 void AddJsonOption(CLI::App* app, CommonOptions* o) {
   app->add_flag("--json", o->json, "Machine-readable JSON on stdout");
+}
+
+Status CheckOutputPath(const std::string& out, const std::vector<std::string>& inputs, bool force) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(out, ec))) return Status::Ok();  // a new path
+  const fs::path out_abs = fs::weakly_canonical(out, ec);
+  for (const std::string& input : inputs) {
+    if (input.empty() || !fs::exists(input, ec)) continue;
+    if (fs::equivalent(out, input, ec))
+      return FailedPrecondition("{}: the output is {} itself; writing it would destroy it (choose another -o)", out,
+                                input);
+    const fs::path rel = fs::weakly_canonical(input, ec).lexically_relative(out_abs);
+    if (fs::is_directory(out_abs, ec) && !rel.empty() && *rel.begin() != "..")
+      return FailedPrecondition("{}: the output directory holds {}; writing it could destroy it (choose another -o)",
+                                out, input);
+  }
+  if (!force) return FailedPrecondition("{} exists; pass --force to replace it", out);
+  return Status::Ok();
+}
+
+std::string ModelInputPath(const std::string& model_spec) {
+  auto p = ResolveModelPath(model_spec);
+  return p.ok() ? *p : model_spec;
+}
+
+void AddForceOption(CLI::App* app, bool* force) {
+  app->add_flag("--force", *force, "Replace an existing output (never the base model or the ledger themselves)");
 }
 
 int Fail(const std::string& command, const Status& status) {

@@ -44,6 +44,15 @@ CLI::Validator Seconds();
 // Worker threads: 0 (all cores) up to MaxThreads().
 int MaxThreads();
 
+// Checks an output path before anything is written: it must not be, or (as a
+// directory) hold, one of `inputs` (the base model, the ledger), not even
+// with --force; an existing file or directory is replaced only with `force`.
+Status CheckOutputPath(const std::string& out, const std::vector<std::string>& inputs, bool force);
+void AddForceOption(CLI::App* app, bool* force);
+// The file or directory a --model argument names (itself when it names none,
+// e.g. random:NAME), for CheckOutputPath.
+std::string ModelInputPath(const std::string& model_spec);
+
 // Prints "seedtune <command>: <status>" to stderr and returns exit code 1.
 int Fail(const std::string& command, const Status& status);
 

@@ -240,5 +240,53 @@ TEST(LedgerCliTest, TrainSnapshotsChangeWhereReplayStartsNotWhatItGives) {
   EXPECT_TRUE(Contains(r.out, "--snapshot-every")) << r.out;
 }
 
+// A careless -o never destroys the run: export refuses its own base model,
+// the ledger, and a directory holding either, even with --force; any other
+// existing output needs --force.
+TEST(LedgerCliTest, ExportNeverOverwritesTheRunsInputsAndAsksBeforeReplacingAFile) {
+  auto assets = Stories();
+  if (!assets) GTEST_SKIP() << "stories260K / SST-2 not in the asset roots";
+  const std::string dir = testing::MakeTempDir("ledger-export-force");
+  const std::string base = dir + "/base.bin";
+  std::filesystem::copy_file(assets->model, base);
+  const std::string ledger = dir + "/run.ledger";
+  ASSERT_EQ(RunCli("train -m " + base + " -t " + assets->tokenizer + " --task sst2 --train-n 8 --dev-n 0 --eval-n 0 "
+                   "--steps 2 --batch 2 --ledger " + ledger, true).code, 0);
+  auto bytes = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string base_bytes = bytes(base), ledger_bytes = bytes(ledger);
+  const std::string exp = "ledger export " + ledger + " -m " + base + " ";
+  struct Case {
+    std::string args, error;
+  };
+  const Case refused[] = {
+      {"-o " + base + " --format llama2c", "the output is " + base + " itself"},
+      {"-o " + base + " --format llama2c --force", "the output is " + base + " itself"},
+      {"-o " + ledger + " --format llama2c --force", "the output is " + ledger + " itself"},
+      {"-o " + dir + " --force", "the output directory holds"},
+  };
+  for (const Case& c : refused) {
+    Result r = RunCli(exp + c.args, true);
+    EXPECT_EQ(r.code, 1) << c.args << "\n" << r.out;
+    EXPECT_TRUE(Contains(r.out, c.error)) << c.args << "\n" << r.out;
+  }
+  EXPECT_EQ(bytes(base), base_bytes) << "the base model changed";
+  EXPECT_EQ(bytes(ledger), ledger_bytes) << "the ledger changed";
+
+  const std::string other = dir + "/other.bin";
+  std::ofstream(other) << "keep me";
+  Result r = RunCli(exp + "-o " + other + " --format llama2c", true);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(Contains(r.out, other + " exists; pass --force to replace it")) << r.out;
+  EXPECT_EQ(bytes(other), "keep me");
+  EXPECT_EQ(RunCli(exp + "-o " + other + " --format llama2c --force", true).code, 0);
+  EXPECT_GT(bytes(other).size(), 1000u) << "--force replaced it with the model";
+  r = RunCli("convert -m " + base + " -o " + base + " --format llama2c --force", true);
+  EXPECT_TRUE(Contains(r.out, "the output is " + base + " itself")) << r.out;
+  EXPECT_EQ(bytes(base), base_bytes);
+}
+
 }  // namespace
 }  // namespace seedtune
