@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libopenblas-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libsentencepiece-dev libpcre2-dev
-  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc openssl
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc openssl libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev
   clang libclang-rt-14-dev

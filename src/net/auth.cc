@@ -1,8 +1,14 @@
 #include "net/auth.h"
 
-#include <fstream>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <memory>
 #include <set>
 #include <sstream>
+
+#include "core/mapped_file.h"
 
 namespace seedtune {
 
@@ -59,22 +65,60 @@ grpc::Status AuthenticateCall(const grpc::ServerContext& context, const ClientTo
 }
 
 StatusOr<std::string> ReadTextFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("{}: cannot open", path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (in.bad()) return IoError("{}: read failed", path);
-  return s.str();
+  // Refuses a FIFO, directory or device by type (core/mapped_file.h).
+  return ReadFileToString(path);
 }
+
+namespace {
+
+// OpenSSL's error queue as text, emptied (the last error names the cause).
+std::string SslError() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof(buf));
+    out = buf;
+  }
+  return out.empty() ? "no PEM data" : out;
+}
+
+using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
+Bio MemoryBio(const std::string& pem) { return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free); }
+
+// Parses every certificate in `pem`; the first one is returned (the leaf of
+// a chain). gRPC would only fail later, at bind or handshake time, with an
+// error that names the address instead of the file.
+StatusOr<std::unique_ptr<X509, decltype(&X509_free)>> ReadCertificates(const std::string& pem, const std::string& path,
+                                                                       const char* what) {
+  ERR_clear_error();
+  Bio bio = MemoryBio(pem);
+  std::unique_ptr<X509, decltype(&X509_free)> first(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  if (!first) return InvalidArgument("{}: not a PEM {} ({})", path, what, SslError());
+  while (X509* more = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) X509_free(more);
+  ERR_clear_error();  // the end of the chain reads as an error
+  return first;
+}
+
+}  // namespace
 
 StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const std::string& cert_path,
                                                                         const std::string& key_path) {
   if (cert_path.empty() && key_path.empty()) return grpc::InsecureServerCredentials();
-  if (cert_path.empty() || key_path.empty()) return InvalidArgument("TLS needs both a certificate and a key");
+  if (cert_path.empty() || key_path.empty())
+    return InvalidArgument("TLS needs both a certificate (--tls-cert) and a key (--tls-key)");
   grpc::SslServerCredentialsOptions opts;
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
   ASSIGN_OR_RETURN(pair.cert_chain, ReadTextFile(cert_path));
   ASSIGN_OR_RETURN(pair.private_key, ReadTextFile(key_path));
+  ASSIGN_OR_RETURN(auto cert, ReadCertificates(pair.cert_chain, cert_path, "certificate"));
+  ERR_clear_error();
+  Bio key_bio = MemoryBio(pair.private_key);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
+  if (!key) return InvalidArgument("{}: not a PEM private key ({})", key_path, SslError());
+  if (X509_check_private_key(cert.get(), key.get()) != 1)
+    return InvalidArgument("{}: the private key does not match the certificate {} ({})", key_path, cert_path,
+                           SslError());
   opts.pem_key_cert_pairs.push_back(std::move(pair));
   return grpc::SslServerCredentials(opts);
 }
@@ -83,6 +127,7 @@ StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(const
   if (ca_path.empty()) return grpc::InsecureChannelCredentials();
   grpc::SslCredentialsOptions opts;
   ASSIGN_OR_RETURN(opts.pem_root_certs, ReadTextFile(ca_path));
+  RETURN_IF_ERROR(ReadCertificates(opts.pem_root_certs, ca_path, "CA certificate").status());
   return grpc::SslCredentials(opts);
 }
 
