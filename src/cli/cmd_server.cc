@@ -73,6 +73,13 @@ CommandRunner RegisterServer(CLI::App& app) {
   cmd->add_option("--finish-timeout", co.finish_timeout_s,
                   "After the last round: seconds to wait for the clients' final fingerprints")
       ->capture_default_str()->check(Seconds());
+  cmd->add_option("--handshake-timeout", co.limits.handshake_timeout_s,
+                  "Close a connection that has not finished its handshake within this many seconds")
+      ->capture_default_str()
+      ->check(Seconds());
+  cmd->add_option("--idle-timeout", co.limits.idle_timeout_s, "Close a connection with no call for this many seconds")
+      ->capture_default_str()
+      ->check(Seconds());
   cmd->add_option("--tokens", a->tokens, "Bearer tokens, one \"client-id token\" per line (default: no authentication)");
   cmd->add_option("--tls-cert", co.tls_cert_path, "TLS certificate chain (PEM)");
   cmd->add_option("--tls-key", co.tls_key_path, "TLS private key (PEM)");

@@ -314,6 +314,7 @@ void CoordinatorServer::Impl::FinishLocked(std::unique_lock<std::mutex>& lock) {
     if (all) break;
     cv.wait_until(lock, std::min(until, Clock::now() + std::chrono::milliseconds(100)));
   }
+  if (std::string note = refusal_log.Flush(); !note.empty()) Log(note);
   const CoordinatorSummary s = SummaryLocked();
   if (o.on_metrics) o.on_metrics(s.metrics_json);
   finished = true;
@@ -356,6 +357,7 @@ CoordinatorSummary CoordinatorServer::Impl::SummaryLocked() const {
                               {"replies", s.replies},
                               {"late", s.late},
                               {"rejects", s.rejects},
+                              {"rejects_not_logged", s.rejects_not_logged},
                               {"reopened", s.reopened},
                               {"fingerprint_mismatches", s.fingerprint_mismatches},
                               {"quarantined", quarantined},
@@ -399,21 +401,32 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
                            "(finish: 0 allowed)",
                            options.round_timeout_s, options.heartbeat_timeout_s, options.finish_timeout_s,
                            kMaxTimeoutSeconds);
+  if (!IsValidTimeout(options.limits.handshake_timeout_s) || !IsValidTimeout(options.limits.idle_timeout_s))
+    return InvalidArgument("handshake timeout {} s and idle timeout {} s must be in (0, {:g}]",
+                           options.limits.handshake_timeout_s, options.limits.idle_timeout_s, kMaxTimeoutSeconds);
+  if (options.limits.idle_timeout_s <= options.run.heartbeat_interval_s)
+    return InvalidArgument("the idle timeout ({} s) must exceed the heartbeat interval ({} s)",
+                           options.limits.idle_timeout_s, options.run.heartbeat_interval_s);
   if (options.heartbeat_timeout_s <= options.run.heartbeat_interval_s)
     return InvalidArgument("heartbeat timeout ({} s) must exceed the heartbeat interval ({} s)",
                            options.heartbeat_timeout_s, options.run.heartbeat_interval_s);
   ASSIGN_OR_RETURN(auto creds, MakeServerCredentials(options.tls_cert_path, options.tls_key_path));
   auto impl = std::make_unique<Impl>(std::move(options));
   RETURN_IF_ERROR(impl->Open());
+  const uint64_t open_files = RaiseOpenFileLimit();
   grpc::ServerBuilder builder;
+  ApplyServerLimits(impl->o.limits, &builder);
   builder.AddListeningPort(impl->o.listen, creds, &impl->port);
   builder.RegisterService(impl.get());
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   builder.SetMaxSendMessageSize(kMaxResponseBytes);
   impl->server = builder.BuildAndStart();
   if (!impl->server || impl->port == 0) return IoError("cannot listen on {}", impl->o.listen);
-  impl->Log(fmt::format("{} run, {} clients, {} rounds; listening on port {}{}", FedAlgorithmName(impl->o.run.fed.algo),
-                        n, impl->o.run.rounds, impl->port, impl->o.tls_cert_path.empty() ? "" : " (TLS)"));
+  impl->Log(fmt::format("{} run, {} clients, {} rounds; listening on port {}{}; connections: handshake within {:g} s, "
+                        "closed after {:g} s idle, up to {} open files",
+                        FedAlgorithmName(impl->o.run.fed.algo), n, impl->o.run.rounds, impl->port,
+                        impl->o.tls_cert_path.empty() ? "" : " (TLS)", impl->o.limits.handshake_timeout_s,
+                        impl->o.limits.idle_timeout_s, open_files));
   impl->loop = std::thread(&Impl::RoundLoop, impl.get());
   return std::unique_ptr<CoordinatorServer>(new CoordinatorServer(std::move(impl)));
 }

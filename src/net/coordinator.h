@@ -16,6 +16,7 @@
 
 #include "core/status.h"
 #include "ledger/ledger.h"
+#include "net/server_limits.h"
 #include "net/auth.h"
 #include "net/run_spec.h"
 
@@ -33,6 +34,7 @@ struct CoordinatorOptions {
   double finish_timeout_s = 30.0;      // after the last round: how long to wait for clients' final fingerprints
   ClientTokens tokens;                 // empty: no authentication
   std::string tls_cert_path, tls_key_path;  // empty: plaintext
+  ServerLimits limits;                 // handshake and idle timeouts of connections
   // One JSON object per line (--metrics), and human-readable log lines (stderr).
   std::function<void(const std::string&)> on_metrics;
   std::function<void(const std::string&)> on_log;
@@ -42,6 +44,7 @@ struct CoordinatorSummary {
   int64_t first_round = 1;  // > 1 when resumed from a ledger
   int64_t rounds_completed = 0;
   int64_t replies = 0, late = 0, rejects = 0, reopened = 0;
+  int64_t rejects_not_logged = 0;  // refusals counted but over the log's rate limit
   // Reports that disagreed with the majority of a round's reporters (or with
   // the run's base), one per quarantined client.
   int64_t fingerprint_mismatches = 0;

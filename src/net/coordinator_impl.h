@@ -102,6 +102,7 @@ struct CoordinatorServer::Impl final : public wire::Coordinator::Service {
   std::map<int64_t, std::string> round_majority;  // rounds with a strict majority
   std::map<std::string, CallBytes> call_bytes;
   CoordinatorSummary counters;           // counters and payload totals
+  LogRateLimiter refusal_log{20, std::chrono::seconds(10)};  // a flood of refusals is counted, not all logged
   bool stopping = false, finished = false;
   Status failure;
   std::unique_ptr<grpc::Server> server;

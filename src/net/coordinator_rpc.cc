@@ -29,8 +29,13 @@ void CoordinatorServer::Impl::CountBytes(const char* call, size_t up, size_t dow
 grpc::Status CoordinatorServer::Impl::Refuse(const grpc::ServerContext* ctx, const char* call,
                                               std::optional<int> client, grpc::Status status) {
   ++counters.rejects;
-  Log(fmt::format("refused {} from {} ({}): {}", call, client ? fmt::format("client {}", *client) : "a caller",
-                  ctx->peer(), status.error_message()));
+  std::string note;
+  const bool log = refusal_log.Allow(&note);
+  if (!note.empty()) Log(note);
+  if (log)
+    Log(fmt::format("refused {} from {} ({}): {}", call, client ? fmt::format("client {}", *client) : "a caller",
+                    ctx->peer(), status.error_message()));
+  counters.rejects_not_logged = static_cast<int64_t>(refusal_log.suppressed_total());
   return status;
 }
 

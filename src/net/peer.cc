@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/limits.h"
+#include "net/server_limits.h"
 #include "net/wire.h"
 #include "seedtune/v1/peer.grpc.pb.h"
 #include "zo/fingerprint.h"
@@ -574,7 +575,9 @@ StatusOr<std::unique_ptr<PeerNode>> PeerNode::Start(PeerOptions options, const s
   auto impl = std::make_unique<Impl>();
   impl->o = std::move(options);
   impl->base_fingerprint = base_fingerprint;
+  RaiseOpenFileLimit();
   grpc::ServerBuilder builder;
+  ApplyServerLimits(ServerLimits{}, &builder);
   builder.AddListeningPort(impl->o.listen, grpc::InsecureServerCredentials(), &impl->port);
   builder.RegisterService(impl.get());
   builder.SetMaxReceiveMessageSize(kMaxPeerRequestBytes);

@@ -8,8 +8,18 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <thread>
 
@@ -271,15 +281,16 @@ struct HonestClients {
   }
 };
 
-void StartHonest(HonestClients* h, const World& world, int port, int count) {
+void StartHonest(HonestClients* h, const World& world, int port, int count, bool tokens = false) {
   h->results.resize(count);
   h->statuses.resize(count);
   for (int k = 0; k < count; ++k)
-    h->threads.emplace_back([h, &world, port, k] {
+    h->threads.emplace_back([h, &world, port, k, tokens] {
       ParticipantOptions po;
       po.server = "127.0.0.1:" + std::to_string(port);
       po.client_id = k;
       po.poll_ms = 500;
+      if (tokens) po.token = "token-" + std::to_string(k);
       po.on_log = [](const std::string&) {};
       auto session = ParticipantSession::Connect(po);
       if (!session.ok()) {
@@ -421,6 +432,118 @@ TEST(NetCoordinatorTest, AnInsiderCannotStopOrSteerTheRun) {
   EXPECT_EQ(h.results[0].fingerprint, reference) << "the attack changed the honest clients' model";
   EXPECT_EQ(h.results[1].fingerprint, reference);
   EXPECT_EQ(summary->final_fingerprint, reference);
+}
+
+// A stranger holds 2,000 idle TCP connections (more than Debian's default
+// 1,024 open files) and makes 10,000 unauthenticated calls while four
+// authenticated clients run: the server keeps serving them to the end, closes
+// the idle connections at the handshake deadline, counts every refusal and
+// logs only a bounded number of lines.
+TEST(NetCoordinatorTest, IdleConnectionsAndAFloodOfRefusedCallsDoNotStopTheRun) {
+  RunSpec run = SmallKSeedRun();
+  run.data.clients = 4;
+  run.data.train_n = 64;
+  auto world = Load(run);
+  if (!world) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  rlimit files{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &files), 0);
+  if (files.rlim_max != RLIM_INFINITY && files.rlim_max < 6000)
+    GTEST_SKIP() << "the hard open-files limit " << files.rlim_max << " is below the test's 6000";
+  files.rlim_cur = 1024;  // as `ulimit -n 1024`: the server must raise it itself
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &files), 0);
+
+  const std::string dir = testing::MakeTempDir("net-flood");
+  ThreadingContext ctx(1);
+  CoordinatorOptions co = InsiderOptions(run, FingerprintHex(ModelFingerprint(world->base, ctx)), dir + "/run.ledger");
+  co.quorum = 4;
+  co.round_timeout_s = 30.0;
+  co.heartbeat_timeout_s = 5.0;
+  co.limits.handshake_timeout_s = 1.0;
+  for (int k = 0; k < 4; ++k) co.tokens["token-" + std::to_string(k)] = k;
+  std::string reference;  // the same run without the stranger
+  {
+    CoordinatorOptions quiet = co;
+    quiet.ledger_path = dir + "/reference.ledger";
+    auto server = CoordinatorServer::Start(quiet);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    HonestClients h;
+    StartHonest(&h, *world, (*server)->port(), 4, /*tokens=*/true);
+    h.Join();
+    ASSERT_TRUE(h.statuses[0].ok()) << h.statuses[0].ToString();
+    ASSERT_TRUE((*server)->Wait().ok());
+    reference = h.results[0].fingerprint;
+  }
+  std::atomic<int> log_lines{0};
+  std::atomic<uint64_t> log_bytes{0};
+  co.on_log = [&](const std::string& line) {
+    ++log_lines;
+    log_bytes += line.size();
+  };
+  auto server = CoordinatorServer::Start(co);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+
+  // 2,000 idle connections that never send a byte.
+  std::vector<int> idle;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < 2000; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0) << "socket " << i << ": " << std::strerror(errno);
+    ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0) << std::strerror(errno);
+    idle.push_back(fd);
+  }
+  // 10,000 unauthenticated calls from two threads, beside the honest run.
+  std::atomic<int> unauthenticated{0};
+  std::vector<std::thread> flood;
+  for (int t = 0; t < 2; ++t)
+    flood.emplace_back([&] {
+      StubClient stranger(port);
+      wire::GetRunConfigRequest req;
+      req.set_protocol_version(kFederationProtocolVersion);
+      for (int i = 0; i < 5000; ++i) {
+        wire::GetRunConfigResponse resp;
+        if (stranger.Do(&wire::Coordinator::Stub::GetRunConfig, req, &resp).error_code() ==
+            grpc::StatusCode::UNAUTHENTICATED)
+          ++unauthenticated;
+      }
+    });
+  HonestClients h;
+  StartHonest(&h, *world, port, 4, /*tokens=*/true);
+  for (auto& t : flood) t.join();
+  h.Join();
+  for (int k = 0; k < 4; ++k) ASSERT_TRUE(h.statuses[k].ok()) << "client " << k << ": " << h.statuses[k].ToString();
+  auto summary = (*server)->Wait();
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->rounds_completed, 3);
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(h.results[k].fingerprint, reference) << "client " << k;
+  EXPECT_EQ(summary->final_fingerprint, reference);
+  EXPECT_EQ(unauthenticated.load(), 10000);
+  EXPECT_EQ(summary->rejects, 10000) << "every refusal is counted";
+  EXPECT_GE(summary->rejects_not_logged, 10000 - 200);
+  EXPECT_LT(log_lines.load(), 200) << "the refusals flooded the log";
+  EXPECT_LT(log_bytes.load(), 50000u);
+
+  // The idle connections were closed by the server (EOF or reset after its
+  // SETTINGS frame), not kept.
+  int closed = 0;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  for (int fd : idle) {
+    char buf[256];
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      pollfd p{fd, POLLIN, 0};
+      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) != 1) break;
+      if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0) {
+        ++closed;
+        break;
+      }
+    }
+    close(fd);
+  }
+  EXPECT_EQ(closed, 2000) << "idle connections left open past the handshake timeout";
 }
 
 }  // namespace
