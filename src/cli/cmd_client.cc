@@ -7,6 +7,7 @@
 
 #include "backend/backend.h"
 #include "cli/common.h"
+#include "data/task.h"
 #include "core/threading.h"
 #include "data/objective.h"
 #include "fed/federated_data.h"
@@ -100,6 +101,11 @@ CommandRunner RegisterClient(CLI::App& app) {
     FederatedDataOptions dopts = run.data;
     dopts.data_dir = d.data_dir;
     dopts.eval_n = d.eval_n;
+    if (a->task->count() == 0) {  // named by the server: only files under this client's data root
+      auto confined = ConfineTaskToDataRoot(run.data.task, d.data_dir);
+      if (!confined.ok()) return Fail("client", confined.status());
+      dopts.task = *confined;
+    }
     auto fdata = LoadFederatedData(dopts, **tok, weights->config());
     if (!fdata.ok()) return Fail("client", fdata.status());
     const auto& shard = fdata->shards[static_cast<size_t>(popts.client_id)];

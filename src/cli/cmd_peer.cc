@@ -9,6 +9,7 @@
 
 #include "backend/backend.h"
 #include "cli/common.h"
+#include "data/task.h"
 #include "core/threading.h"
 #include "fed/federated_data.h"
 #include "net/peer.h"
@@ -113,6 +114,10 @@ CommandRunner RegisterPeer(CLI::App& app) {
       FederatedDataOptions dopts = run.data;
       dopts.data_dir = a->data_dir;
       dopts.eval_n = 0;
+      if (!popts.bootstrap.empty() && a->run_opts["--task"]->count() == 0) {  // named by the bootstrap peer
+        ASSIGN_OR_RETURN(std::string confined, ConfineTaskToDataRoot(run.data.task, a->data_dir));
+        dopts.task = confined;
+      }
       ASSIGN_OR_RETURN(auto d, LoadFederatedData(dopts, **tok, weights->config()));
       if (popts.id >= static_cast<int>(d.shards.size()))
         return InvalidArgument("peer id {} has no shard (the run has {})", popts.id, d.shards.size());

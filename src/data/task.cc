@@ -307,6 +307,38 @@ HoldoutSplit SplitHoldout(const std::vector<int64_t>& group_of, int64_t num_grou
 
 // ---------------------------------------------------------------- LoadTask
 
+StatusOr<std::string> ConfineTaskToDataRoot(const std::string& name, const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  const size_t colon = name.find(':');
+  const std::string kind = AsciiLower(name.substr(0, colon));
+  if (kind != "text" && kind != "ni") return name;  // files at fixed places under the root
+  const std::string arg = colon == std::string::npos ? "" : name.substr(colon + 1);
+  std::string root = data_dir;
+  if (root.empty()) {
+    auto found = FindAsset("data");
+    if (!found) return NotFound("task {}: no data root to read it from (give --data)", name);
+    root = *found;
+  }
+  const fs::path rel(arg);
+  if (arg.empty() || rel.is_absolute())
+    return FailedPrecondition("task {}: a task named by another participant must be a path relative to this "
+                              "participant's data root {}, not {}",
+                              name, root, arg.empty() ? "empty" : "absolute");
+  for (const auto& part : rel)
+    if (part == "..")
+      return FailedPrecondition("task {}: '..' would leave this participant's data root {}", name, root);
+  std::error_code ec;
+  const fs::path base = fs::weakly_canonical(kind == "ni" ? fs::path(root) / "natural-instructions" : fs::path(root), ec);
+  fs::path file = base / rel;
+  if (kind == "ni" && !fs::exists(file, ec) && file.extension() != ".json") file += ".json";
+  const fs::path resolved = fs::weakly_canonical(file, ec);
+  const fs::path inside = resolved.lexically_relative(fs::weakly_canonical(root, ec));
+  if (ec || inside.empty() || *inside.begin() == "..")
+    return FailedPrecondition("task {}: {} resolves to {}, outside this participant's data root {}", name,
+                              file.string(), resolved.string(), root);
+  return kind + ":" + resolved.string();
+}
+
 StatusOr<Task> LoadTask(const std::string& name, const std::string& data_dir_arg, const TaskOptions& opts) {
   if (opts.train_n < 0 || opts.dev_n < 0 || opts.eval_n < 0)
     return InvalidArgument("task {}: negative sample size (train {}, dev {}, eval {})", name, opts.train_n,

@@ -97,6 +97,13 @@ struct TaskOptions {
 //   empty = FindAsset("data").
 StatusOr<Task> LoadTask(const std::string& name, const std::string& data_dir, const TaskOptions& opts);
 
+// A task named by another participant (the coordinator, a bootstrap peer)
+// may read only files under this participant's own data root (data_dir, or
+// FindAsset("data")): text:FILE and ni:NAME must be relative, without "..",
+// and resolve (links followed) inside it. Returns the task to load: the
+// built-in benchmarks unchanged, a file task with its path inside the root.
+StatusOr<std::string> ConfineTaskToDataRoot(const std::string& name, const std::string& data_dir);
+
 // ---- Templates (one raw record -> one Example) ----
 Example Sst2Example(const Sst2Record& r);
 Example Sst5Example(const LabeledSentence& r);

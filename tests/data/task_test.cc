@@ -2,6 +2,7 @@
 #include "data/task.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -349,6 +350,47 @@ TEST(LoadTaskTest, TextLinesAndErrors) {
   EXPECT_NE(missing.status().message().find("sst2/train.tsv"), std::string::npos) << missing.status().ToString();
   opts.train_n = -1;
   EXPECT_FALSE(LoadTask("text:" + dir + "/stories.txt", dir, opts).ok());
+}
+
+// A task named by another participant reads only files under this one's
+// data root: absolute paths, '..' and links that leave the root are refused,
+// whatever exists there.
+TEST(TaskTest, ATaskNamedByAnotherParticipantStaysInsideTheDataRoot) {
+  namespace fs = std::filesystem;
+  const std::string dir = testing::MakeTempDir("task-confine");
+  const std::string root = dir + "/root";
+  fs::create_directories(root + "/natural-instructions");
+  fs::create_directories(root + "/texts");
+  std::ofstream(root + "/texts/ok.txt") << "a b c\n";
+  std::ofstream(root + "/natural-instructions/task1.json") << "{}";
+  std::ofstream(dir + "/secret.txt") << "not for the server\n";
+  fs::create_symlink(dir + "/secret.txt", root + "/texts/link.txt");
+
+  auto ok = ConfineTaskToDataRoot("text:texts/ok.txt", root);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(*ok, "text:" + fs::weakly_canonical(root + "/texts/ok.txt").string());
+  auto ni = ConfineTaskToDataRoot("ni:task1", root);
+  ASSERT_TRUE(ni.ok()) << ni.status().ToString();
+  EXPECT_EQ(*ni, "ni:" + fs::weakly_canonical(root + "/natural-instructions/task1.json").string());
+  EXPECT_EQ(*ConfineTaskToDataRoot("sst2", root), "sst2") << "benchmarks live at fixed places under the root";
+
+  struct Case {
+    std::string task, error;
+  };
+  const Case refused[] = {
+      {"text:" + dir + "/secret.txt", "not absolute"},
+      {"text:../secret.txt", "'..' would leave this participant's data root"},
+      {"ni:../../secret", "'..' would leave"},
+      {"ni:/etc/passwd", "not absolute"},
+      {"text:texts/link.txt", "outside this participant's data root"},
+      {"text:", "not empty"},
+  };
+  for (const Case& c : refused) {
+    auto r = ConfineTaskToDataRoot(c.task, root);
+    ASSERT_FALSE(r.ok()) << c.task;
+    const std::string want = c.error.rfind("not ", 0) == 0 ? c.error.substr(4) : c.error;
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << c.task << ": " << r.status().ToString();
+  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -338,6 +339,44 @@ TEST(NetCliTest, TlsWithASelfSignedCertificateAndPlaintextRefused) {
   ASSERT_EQ(testing::WaitExit(net.server, 30), 0) << net.Err("server");
   EXPECT_EQ(net.ClientFingerprint(0), net.ClientFingerprint(1));
   EXPECT_EQ(net.Summary()["final_fingerprint"], net.ClientFingerprint(0));
+}
+
+// The server names the task, but a client reads only its own data: a file
+// task outside its data root is refused before it trains on it; inside the
+// root (relative to --data) the same run goes ahead.
+TEST(NetCliTest, AClientRefusesATaskFileOutsideItsDataRoot) {
+  if (Stories().empty()) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  const std::string dir = testing::MakeTempDir("net-data-root");
+  std::filesystem::create_directories(dir + "/client-data");
+  {
+    std::ofstream f(dir + "/server-file.txt");
+    for (int i = 0; i < 40; ++i) f << "a line only the server should have " << i << "\n";
+  }
+  std::filesystem::copy_file(dir + "/server-file.txt", dir + "/client-data/texts.txt");
+  const std::string common = "--algo feedsign --batch 2 --rounds 2 --lr 1e-3 --partition iid --train-n 16 --dev-n 0 "
+                             "--clients 1 --data " + dir;
+  Net outside("net-data-root-abs", common + " --task text:" + dir + "/server-file.txt");
+  ASSERT_TRUE(outside.StartServer()) << outside.Err("server");
+  EXPECT_EQ(testing::WaitExit(outside.StartClient(0, "--data " + dir + "/client-data --connect-timeout 5"), 60), 1);
+  EXPECT_NE(outside.Err("c0").find("must be a path relative to this participant's data root"), std::string::npos)
+      << outside.Err("c0");
+  testing::KillProcess(outside.server, SIGKILL);
+  testing::WaitExit(outside.server, 10);
+
+  Net escape("net-data-root-dotdot", "--algo feedsign --batch 2 --rounds 2 --lr 1e-3 --partition iid --train-n 16 "
+                                     "--dev-n 0 --clients 1 --data " + dir + "/client-data --task text:../server-file.txt");
+  ASSERT_TRUE(escape.StartServer()) << escape.Err("server");
+  EXPECT_EQ(testing::WaitExit(escape.StartClient(0, "--data " + dir + "/client-data --connect-timeout 5"), 60), 1);
+  EXPECT_NE(escape.Err("c0").find("'..' would leave this participant's data root"), std::string::npos)
+      << escape.Err("c0");
+  testing::KillProcess(escape.server, SIGKILL);
+  testing::WaitExit(escape.server, 10);
+
+  Net inside("net-data-root-ok", "--algo feedsign --batch 2 --rounds 2 --lr 1e-3 --partition iid --train-n 16 "
+                                 "--dev-n 0 --clients 1 --data " + dir + "/client-data --task text:texts.txt");
+  ASSERT_TRUE(inside.StartServer()) << inside.Err("server");
+  EXPECT_EQ(testing::WaitExit(inside.StartClient(0, "--data " + dir + "/client-data"), 60), 0) << inside.Err("c0");
+  EXPECT_EQ(testing::WaitExit(inside.server, 30), 0) << inside.Err("server");
 }
 
 }  // namespace
