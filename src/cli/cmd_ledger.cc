@@ -78,10 +78,24 @@ CommandRunner RegisterLedger(CLI::App& app) {
       size_t updates = 0, aux_bytes = 0;
       for (const auto& r : contents->records) updates += r.updates.size(), aux_bytes += r.aux.size();
       const auto& h = contents->header;
-      auto snapshot_exists = [&](const LedgerSnapshot& s) {
+      // "" when the snapshot is a regular file (links followed), else what it is.
+      auto snapshot_problem = [&](const LedgerSnapshot& s) -> std::string {
+        namespace fs = std::filesystem;
         std::error_code ec;
-        return std::filesystem::is_regular_file(ResolveSnapshotPath(a->file, s.path), ec);
+        const fs::path p = ResolveSnapshotPath(a->file, s.path);
+        const fs::file_status st = fs::status(p, ec);
+        if (st.type() == fs::file_type::regular) return "";
+        if (fs::is_symlink(fs::symlink_status(p, ec)) && st.type() == fs::file_type::not_found) return "dangling link";
+        switch (st.type()) {
+          case fs::file_type::not_found: return "missing";
+          case fs::file_type::directory: return "a directory, not a file";
+          case fs::file_type::fifo: return "a FIFO, not a file";
+          case fs::file_type::block:
+          case fs::file_type::character: return "a device, not a file";
+          default: return "not a regular file";
+        }
       };
+      auto snapshot_exists = [&](const LedgerSnapshot& s) { return snapshot_problem(s).empty(); };
       if (a->json) {
         nlohmann::ordered_json j{{"file", a->file},
                                  {"format_version", h.format_version},
@@ -119,7 +133,7 @@ CommandRunner RegisterLedger(CLI::App& app) {
         std::printf("snapshots    %zu\n", contents->snapshots.size());
         for (const auto& s : contents->snapshots)
           std::printf("  round %-8llu %s  %s%s\n", static_cast<unsigned long long>(s.round),
-                      FingerprintHex(s.fingerprint).c_str(), s.path.c_str(), snapshot_exists(s) ? "" : "  (missing)");
+                      FingerprintHex(s.fingerprint).c_str(), s.path.c_str(), snapshot_exists(s) ? "" : ("  (" + snapshot_problem(s) + ")").c_str());
         std::printf("size         %llu bytes valid of %llu\n", static_cast<unsigned long long>(contents->valid_bytes),
                     static_cast<unsigned long long>(contents->file_bytes));
       }

@@ -84,6 +84,17 @@ struct PeerNode::Impl final : public pwire::Peer::Service {
     if (o.on_log) return o.on_log(line);
     std::fprintf(stderr, "peer %d [%.2f s]: %s\n", o.id, Since(started), line.c_str());
   }
+  // Refused calls are logged at most 20 per 10 s (a stranger's flood must
+  // not fill the disk); the next line let through says how many were not.
+  std::mutex refusal_mu;
+  LogRateLimiter refusal_log{20, std::chrono::seconds(10)};
+  void LogRefusal(const std::string& line) {
+    std::lock_guard<std::mutex> lock(refusal_mu);
+    std::string note;
+    const bool show = refusal_log.Allow(&note);
+    if (!note.empty()) Log(note);
+    if (show) Log(line);
+  }
 
   pwire::Peer::Stub* StubFor(const std::string& addr) {
     auto& s = stubs[addr];
@@ -123,7 +134,7 @@ struct PeerNode::Impl final : public pwire::Peer::Service {
   grpc::Status Hello(grpc::ServerContext* ctx, const pwire::HelloRequest* req, pwire::HelloResponse* resp) override {
     if (!Ready()) return Starting();
     Status s = HelloChecked(*req, resp);
-    if (!s.ok()) Log(fmt::format("refused Hello from {}: {}", ctx->peer(), s.message()));
+    if (!s.ok()) LogRefusal(fmt::format("refused Hello from {}: {}", ctx->peer(), s.message()));
     return ToGrpc(s);
   }
   Status HelloChecked(const pwire::HelloRequest& req, pwire::HelloResponse* resp) {
@@ -171,7 +182,7 @@ struct PeerNode::Impl final : public pwire::Peer::Service {
                         pwire::GetBytesResponse* resp) override {
     if (!Ready()) return Starting();
     Status s = GetBytesChecked(*req, resp);
-    if (!s.ok()) Log(fmt::format("refused GetBytes from {}: {}", ctx->peer(), s.message()));
+    if (!s.ok()) LogRefusal(fmt::format("refused GetBytes from {}: {}", ctx->peer(), s.message()));
     return ToGrpc(s);
   }
   Status GetBytesChecked(const pwire::GetBytesRequest& req, pwire::GetBytesResponse* resp) {
@@ -203,7 +214,7 @@ struct PeerNode::Impl final : public pwire::Peer::Service {
                           pwire::GetHistoryResponse* resp) override {
     if (!Ready()) return Starting();
     Status s = GetHistoryChecked(*req, resp);
-    if (!s.ok()) Log(fmt::format("refused GetHistory from {}: {}", ctx->peer(), s.message()));
+    if (!s.ok()) LogRefusal(fmt::format("refused GetHistory from {}: {}", ctx->peer(), s.message()));
     return ToGrpc(s);
   }
   Status GetHistoryChecked(const pwire::GetHistoryRequest& req, pwire::GetHistoryResponse* resp) {

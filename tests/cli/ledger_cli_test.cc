@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -286,6 +287,33 @@ TEST(LedgerCliTest, ExportNeverOverwritesTheRunsInputsAndAsksBeforeReplacingAFil
   r = RunCli("convert -m " + base + " -o " + base + " --format llama2c --force", true);
   EXPECT_TRUE(Contains(r.out, "the output is " + base + " itself")) << r.out;
   EXPECT_EQ(bytes(base), base_bytes);
+}
+
+// `ledger show` says what a snapshot path is when it is not a regular file
+// (it used to call a FIFO, a directory or a link "missing"), without
+// opening it (a FIFO would block), and verify refuses them by type.
+TEST(LedgerCliTest, ShowNamesWhatASnapshotPathIsWhenItIsNotAFile) {
+  auto assets = Stories();
+  if (!assets) GTEST_SKIP() << "stories260K / SST-2 not in the asset roots";
+  const std::string dir = testing::MakeTempDir("ledger-show-types");
+  const std::string ledger = dir + "/run.ledger";
+  ASSERT_EQ(RunCli("train -m " + assets->model + " -t " + assets->tokenizer + " --task sst2 --train-n 8 --dev-n 0 "
+                   "--eval-n 0 --steps 4 --batch 2 --snapshot-every 1 --ledger " + ledger, true).code, 0);
+  const std::string snaps = ledger + ".snapshots/";
+  std::filesystem::remove(snaps + "round-1.safetensors");
+  ASSERT_EQ(mkfifo((snaps + "round-1.safetensors").c_str(), 0600), 0);
+  std::filesystem::remove(snaps + "round-2.safetensors");
+  std::filesystem::create_directory(snaps + "round-2.safetensors");
+  std::filesystem::remove(snaps + "round-3.safetensors");
+  std::filesystem::create_symlink("nowhere", snaps + "round-3.safetensors");
+  std::filesystem::remove(snaps + "round-4.safetensors");
+  Result r = RunCli("ledger show " + ledger, true);
+  EXPECT_TRUE(Contains(r.out, "round-1.safetensors  (a FIFO, not a file)")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "round-2.safetensors  (a directory, not a file)")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "round-3.safetensors  (dangling link)")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "round-4.safetensors  (missing)")) << r.out;
+  r = RunCli("ledger verify " + ledger + " -m " + assets->model, true);
+  EXPECT_EQ(r.code, 3) << "snapshot problems are reported, not hung on: " << r.out;
 }
 
 }  // namespace
