@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <thread>
 
@@ -269,6 +270,34 @@ TEST(NetCoordinatorTest, BadMessagesAreRefusedCountedAndTheRunCompletes) {
   auto report = ReplayLedger(*ledger, &replay, ctx);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(FingerprintHex(report->final_fingerprint), results[0].fingerprint);
+}
+
+// Timeouts that would livelock or hang the round loop (inf, 1e300, NaN) are
+// refused when the coordinator starts, naming the values.
+TEST(NetCoordinatorTest, TimeoutsMustBeFiniteAndBounded) {
+  const std::string dir = testing::MakeTempDir("net-timeouts");
+  CoordinatorOptions base;
+  base.run = SmallKSeedRun();
+  base.run.base_fingerprint = "0123456789abcdef";
+  base.ledger_path = dir + "/run.ledger";
+  base.on_log = [](const std::string&) {};
+  for (double bad : {static_cast<double>(INFINITY), 1e300, std::nan(""), 0.0, -1.0}) {
+    CoordinatorOptions co = base;
+    co.round_timeout_s = bad;
+    auto s = CoordinatorServer::Start(co);
+    ASSERT_FALSE(s.ok()) << "round timeout " << bad;
+    EXPECT_NE(s.status().message().find("must be in (0, 1e+06]"), std::string::npos) << s.status().ToString();
+    co = base;
+    co.heartbeat_timeout_s = bad;
+    EXPECT_FALSE(CoordinatorServer::Start(co).ok()) << "heartbeat timeout " << bad;
+    co = base;
+    co.limits.handshake_timeout_s = bad;
+    EXPECT_FALSE(CoordinatorServer::Start(co).ok()) << "handshake timeout " << bad;
+    co = base;
+    co.run.heartbeat_interval_s = bad;
+    EXPECT_FALSE(CoordinatorServer::Start(co).ok()) << "heartbeat interval " << bad;
+  }
+  EXPECT_FALSE(std::filesystem::exists(base.ledger_path)) << "a refused start wrote a ledger";
 }
 
 // Honest participants as threads; their results and statuses, by client id.
