@@ -94,15 +94,9 @@ CommandRunner RegisterServer(CLI::App& app) {
     co.run.fed.dist = a->dist == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
     auto rule = ParseScalarRule(a->rule);
     if (!rule.ok()) return Fail("server", rule.status());
-    co.run.fed.rule = *rule;
+    co.run.fed.rule = rule->rule;
+    co.run.fed.trim_fraction = rule->trim_fraction;
     co.run.aggregate = a->rule;
-    if (*rule == ScalarRule::kTrimmedMean && a->rule.find(':') != std::string::npos) {
-      try {
-        co.run.fed.trim_fraction = std::stod(a->rule.substr(a->rule.find(':') + 1));
-      } catch (const std::exception&) {
-        return Fail("server", InvalidArgument("--aggregate: '{}' has no number after trimmed:", a->rule));
-      }
-    }
     co.run.data.seed = co.run.fed.seed;
     if (!a->tokens.empty()) {
       auto tokens = ReadClientTokens(a->tokens, co.run.clients());

@@ -110,9 +110,8 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     SimulationOptions sim = a->sim;
     sim.algo = *algo;
     sim.byzantine = ByzantineConfig{a->byzantine, *attack};
-    sim.rule = *rule;
-    if (*rule == ScalarRule::kTrimmedMean && a->rule.find(':') != std::string::npos)
-      sim.trim_fraction = std::stod(a->rule.substr(a->rule.find(':') + 1));
+    sim.rule = rule->rule;
+    sim.trim_fraction = rule->trim_fraction;
     sim.dist = a->dist == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
     sim.backend = *backend;
     const int clients = sim.algo == FedAlgorithm::kMezo && !onebyte ? 1 : a->clients;
@@ -208,7 +207,10 @@ CommandRunner RegisterSimulate(CLI::App& app) {
                                          {"clients", clients}, {"partition", a->partition}, {"K", sim.num_seeds},
                                          {"local_steps", sim.local_steps}, {"client_fraction", sim.client_fraction},
                                          {"byzantine", a->byzantine}, {"attack", a->attack}, {"aggregate", a->rule},
-                                         {"task", a->task}, {"rounds", sim.rounds}};
+                                         {"task", a->task}, {"rounds", sim.rounds},
+                                         // the data every shard is derived from
+                                         {"train_n", a->train_n}, {"dev_n", a->dev_n},
+                                         {"max_length", a->max_length}, {"min_per_client", a->min_per_client}};
       if (sim.dp_epsilon > 0.0) hyper["dp_epsilon"] = sim.dp_epsilon;  // (absent when off: older ledgers stay the same run)
       if (sim.max_abs_scalar != kDefaultMaxAbsScalar) hyper["max_scalar"] = sim.max_abs_scalar;  // (likewise)
       h.hyperparameters = hyper.dump();

@@ -166,7 +166,8 @@ CommandRunner RegisterTrain(CLI::App& app) {
       h.hyperparameters = nlohmann::json{{"lr", a->mezo.lr}, {"eps", a->mezo.eps}, {"batch", a->mezo.batch_size},
                                          {"q", a->mezo.directions}, {"weight_decay", a->mezo.weight_decay},
                                          {"schedule", a->schedule}, {"task", t->task}, {"steps", a->mezo.steps},
-                                         {"train_n", t->train_n}, {"data_seed", t->data_seed}}
+                                         {"train_n", t->train_n}, {"data_seed", t->data_seed},
+                                         {"dev_n", t->dev_n}, {"max_length", t->max_length}}
                               .dump();
       h.run_seed = a->mezo.seed;
       h.distribution = a->dist;

@@ -56,8 +56,9 @@ StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
     return f;  // empty file: data() == nullptr, size() == 0
   }
   void* p = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  const int mmap_errno = errno;  // before close() can change it
   ::close(fd);
-  if (p == MAP_FAILED) return IoError("{}: mmap failed: {}", path, std::strerror(errno));
+  if (p == MAP_FAILED) return IoError("{}: mmap failed: {}", path, std::strerror(mmap_errno));
   f.data_ = static_cast<const uint8_t*>(p);
   f.mmapped_ = true;
   return f;

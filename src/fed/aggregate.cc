@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 
 #include "data/task.h"
@@ -16,11 +17,26 @@ int MajorityVote(const std::vector<int>& signs, uint64_t step_seed) {
   return (step_seed & 1u) ? 1 : -1;
 }
 
-StatusOr<ScalarRule> ParseScalarRule(const std::string& name) {
-  if (name == "mean") return ScalarRule::kMean;
-  if (name == "median") return ScalarRule::kMedian;
-  if (name.rfind("trimmed", 0) == 0) return ScalarRule::kTrimmedMean;
-  return InvalidArgument("unknown aggregation rule '{}' (mean, median, trimmed:F)", name);
+StatusOr<ParsedScalarRule> ParseScalarRule(const std::string& text) {
+  ParsedScalarRule r;
+  if (text == "mean") return r;
+  if (text == "median") {
+    r.rule = ScalarRule::kMedian;
+    return r;
+  }
+  r.rule = ScalarRule::kTrimmedMean;
+  if (text == "trimmed") return r;
+  if (text.rfind("trimmed:", 0) == 0) {
+    const std::string f = text.substr(8);
+    char* end = nullptr;
+    const double v = f.empty() ? NAN : std::strtod(f.c_str(), &end);
+    if (f.empty() || end != f.c_str() + f.size() || !(v >= 0.0 && v < 0.5))
+      return InvalidArgument("aggregation rule '{}': the trimmed fraction must be a number in [0, 0.5), not '{}'",
+                             text, f);
+    r.trim_fraction = v;
+    return r;
+  }
+  return InvalidArgument("unknown aggregation rule '{}' (mean, median, trimmed, trimmed:F)", text);
 }
 
 const char* ScalarRuleName(ScalarRule rule) {

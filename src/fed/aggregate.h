@@ -17,7 +17,13 @@ namespace seedtune {
 int MajorityVote(const std::vector<int>& signs, uint64_t step_seed);
 
 enum class ScalarRule { kMean, kMedian, kTrimmedMean };
-StatusOr<ScalarRule> ParseScalarRule(const std::string& name);  // mean | median | trimmed:F
+struct ParsedScalarRule {
+  ScalarRule rule = ScalarRule::kMean;
+  double trim_fraction = 0.2;  // trimmed: the fraction dropped at each end
+};
+// "mean", "median", "trimmed" (fraction 0.2) or "trimmed:F" with F a number
+// in [0, 0.5); anything else is an error naming the text.
+StatusOr<ParsedScalarRule> ParseScalarRule(const std::string& text);
 const char* ScalarRuleName(ScalarRule rule);
 
 // Weights w_k for per-client scalars g_k under a rule; the round applies

@@ -1,6 +1,8 @@
 #include "fed/federated_data.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 
 #include "data/partition.h"
 #include "data/task.h"
@@ -25,12 +27,11 @@ StatusOr<ClientShards> Partition(const FederatedDataOptions& o, const std::vecto
   if (o.partition == "iid" || o.clients == 1) return PartitionIid(static_cast<int64_t>(labels.size()), o.clients, o.seed);
   if (o.partition.rfind("dirichlet:", 0) != 0)
     return InvalidArgument("--partition: '{}' is not iid or dirichlet:ALPHA", o.partition);
-  double alpha = 0.0;
-  try {
-    alpha = std::stod(o.partition.substr(10));
-  } catch (const std::exception&) {
-    return InvalidArgument("--partition: '{}' has no number after dirichlet:", o.partition);
-  }
+  const std::string number = o.partition.substr(10);
+  char* end = nullptr;
+  const double alpha = number.empty() ? NAN : std::strtod(number.c_str(), &end);
+  if (number.empty() || end != number.c_str() + number.size() || !(alpha > 0.0) || !std::isfinite(alpha))
+    return InvalidArgument("--partition: '{}': the Dirichlet alpha must be a finite number > 0", o.partition);
   int classes = 1;
   for (int l : labels) classes = std::max(classes, l + 1);
   return PartitionDirichlet(labels, classes, o.clients, alpha, o.min_per_client, o.seed);

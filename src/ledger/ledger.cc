@@ -269,15 +269,29 @@ LedgerWriter::~LedgerWriter() { (void)Close(); }
 
 Status LedgerWriter::WriteFrame(const std::string& payload) {
   if (fd_ < 0) return FailedPrecondition("{}: ledger writer is closed", path_);
-  RETURN_IF_ERROR(WriteAll(fd_, Frame(payload), path_));
-  ++unsynced_;
-  const bool sync = durability_ == Durability::kFsyncEachRecord ||
-                    (durability_ == Durability::kFsyncEveryN && unsynced_ >= every_n_);
-  if (sync) {
-    if (::fsync(fd_) != 0) return IoError("{}: fsync failed: {}", path_, std::strerror(errno));
-    unsynced_ = 0;
+  // After a failed write nothing more is appended: a record behind a torn
+  // frame would be dropped on read, and a skipped one breaks the rounds.
+  if (!failed_.ok())
+    return FailedPrecondition("{}: an earlier write failed ({}); the writer appends nothing after it", path_,
+                              failed_.message());
+  const off_t start = ::lseek(fd_, 0, SEEK_END);
+  Status s = start < 0 ? IoError("{}: cannot seek: {}", path_, std::strerror(errno)) : WriteAll(fd_, Frame(payload), path_);
+  if (s.ok()) {
+    ++unsynced_;
+    const bool sync = durability_ == Durability::kFsyncEachRecord ||
+                      (durability_ == Durability::kFsyncEveryN && unsynced_ >= every_n_);
+    if (sync) {
+      if (::fsync(fd_) == 0) unsynced_ = 0;
+      else s = IoError("{}: fsync failed: {}", path_, std::strerror(errno));
+    }
   }
-  return Status::Ok();
+  if (!s.ok()) {
+    failed_ = s;
+    // Drop the partial frame so the file stays a valid prefix (best effort:
+    // a torn tail is what the reader tolerates anyway).
+    if (start >= 0 && ::ftruncate(fd_, start) == 0) (void)::fsync(fd_);
+  }
+  return s;
 }
 
 Status LedgerWriter::Write(const LedgerRecord& record) {

@@ -94,6 +94,7 @@ class LedgerWriter {
       : fd_(fd), path_(std::move(path)), durability_(d), every_n_(n), version_(version) {}
   Status WriteFrame(const std::string& payload);
   int fd_;
+  Status failed_;  // the first failed write; nothing is appended after it
   std::string path_;
   Durability durability_;
   int every_n_;

@@ -45,7 +45,11 @@ LedgerHeader RunLedgerHeader(const RunSpec& s) {
                        {"attack", "none"},
                        {"aggregate", s.aggregate},
                        {"task", s.data.task},
-                       {"rounds", s.rounds}};
+                       {"rounds", s.rounds},
+                       {"train_n", s.data.train_n},
+                       {"dev_n", s.data.dev_n},
+                       {"max_length", s.data.max_length},
+                       {"min_per_client", s.data.min_per_client}};
   // Recorded only when not the default, so ledgers written before the bound
   // existed still describe the same run.
   if (s.fed.max_abs_scalar != kDefaultMaxAbsScalar) hyper["max_scalar"] = s.fed.max_abs_scalar;

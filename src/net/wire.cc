@@ -76,14 +76,10 @@ StatusOr<RunSpec> FromWire(const wire::RunConfig& c) {
   s.fed.local_steps = c.local_steps();
   s.fed.client_fraction = c.client_fraction();
   s.aggregate = c.aggregate();
-  ASSIGN_OR_RETURN(s.fed.rule, ParseScalarRule(c.aggregate()));
-  if (s.fed.rule == ScalarRule::kTrimmedMean) {
-    try {
-      s.fed.trim_fraction = std::stod(c.aggregate().substr(c.aggregate().find(':') + 1));
-    } catch (const std::exception&) {
-      return InvalidArgument("run config: bad aggregate rule '{}'", c.aggregate());
-    }
-  }
+  auto rule = ParseScalarRule(c.aggregate());
+  if (!rule.ok()) return InvalidArgument("run config: {}", rule.status().message());
+  s.fed.rule = rule->rule;
+  s.fed.trim_fraction = rule->trim_fraction;
   s.rounds = c.rounds();
   s.data.task = c.task();
   s.data.partition = c.partition();

@@ -340,6 +340,18 @@ TEST(CliTest, SimulateResumeAfterSigkillReachesTheSameFingerprint) {
   Result other = RunCli(changed + dir + "/ref.ledger --resume", true);
   EXPECT_NE(other.code, 0);
   EXPECT_NE(other.out.find("different run"), std::string::npos) << other.out;
+  // So is one with other data: the ledger records the split sizes too.
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"--train-n 60", "--train-n 50"},
+                                 {"--dev-n 0", "--dev-n 2"}}) {
+    changed = args;
+    changed.replace(changed.find(from), from.size(), to);
+    other = RunCli(changed + dir + "/ref.ledger --resume", true);
+    EXPECT_NE(other.code, 0) << to;
+    EXPECT_NE(other.out.find("different run"), std::string::npos) << to << ": " << other.out;
+  }
+  changed = args + dir + "/ref.ledger --resume --max-length 32";
+  other = RunCli(changed, true);
+  EXPECT_NE(other.out.find("different run"), std::string::npos) << "--max-length: " << other.out;
 }
 
 TEST(CliTest, RandomShapesAreLabelled) {

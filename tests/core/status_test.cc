@@ -27,5 +27,13 @@ TEST(StatusTest, PropagatesErrorsAndValues) {
   EXPECT_EQ(s.WithContext("file.bin").message(), "file.bin: value -1 is not positive");
 }
 
+// Reading the value of an error stops the program naming the error, in
+// release builds too (it used to be an assert only: undefined behaviour).
+TEST(StatusDeathTest, ValueOfAnErrorAbortsWithTheError) {
+  StatusOr<int> bad = InvalidArgument("no value here");
+  EXPECT_DEATH((void)bad.value(), "StatusOr::value\\(\\) on an error: INVALID_ARGUMENT: no value here");
+  EXPECT_DEATH((void)*ParsePositive(-3), "value -3 is not positive");
+}
+
 }  // namespace
 }  // namespace seedtune

@@ -8,6 +8,8 @@
 
 #include <set>
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/mapped_file.h"
@@ -148,6 +150,41 @@ TEST(LedgerTest, RoundTripAndRefusesToOverwrite) {
   EXPECT_EQ(c->snapshot_after, (std::vector<size_t>{2, 3}));
   EXPECT_EQ(c->valid_bytes, c->file_bytes);
   EXPECT_FALSE(LedgerWriter::Create(path, Header()).ok()) << "must not clobber an existing ledger";
+}
+
+// A write that fails part-way (here: the file-size limit, as a full disk)
+// leaves no torn frame behind, and the writer appends nothing after it (a
+// later record would be dropped behind the torn frame, or skip a round).
+TEST(LedgerTest, AFailedWriteLeavesAValidPrefixAndStopsTheWriter) {
+  const std::string path = testing::MakeTempDir("ledger-failed-write") + "/run.ledger";
+  auto w = LedgerWriter::Create(path, Header(), Durability::kNoFsync);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  for (uint64_t r = 1; r <= 3; ++r) ASSERT_TRUE((*w)->Write(Record(r)).ok());
+  const auto good_size = std::filesystem::file_size(path);
+  LedgerRecord big = Record(4);
+  big.updates.assign(4096, ZUpdate{1, 1e-6f, 1.0f});  // 64 KiB: crosses the limit below
+  struct sigaction ignore {}, old {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGXFSZ, &ignore, &old), 0);
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  rlimit small = saved;
+  small.rlim_cur = good_size + 1000;  // part of the frame fits, then EFBIG
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  Status failed = (*w)->Write(big);
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
+  ASSERT_EQ(sigaction(SIGXFSZ, &old, nullptr), 0);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("write failed"), std::string::npos) << failed.ToString();
+  EXPECT_EQ(std::filesystem::file_size(path), good_size) << "the partial frame was left in the file";
+  Status after = (*w)->Write(Record(4));
+  EXPECT_FALSE(after.ok()) << "the writer appended after a failed write";
+  EXPECT_NE(after.message().find("an earlier write failed"), std::string::npos) << after.ToString();
+  ASSERT_TRUE((*w)->Close().ok());
+  auto c = ReadLedger(path);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->tail_problem.empty()) << c->tail_problem;
+  EXPECT_EQ(c->records.size(), 3u);
 }
 
 TEST(LedgerTest, EveryTruncationKeepsTheValidPrefix) {
