@@ -9,14 +9,14 @@ namespace {
 constexpr int64_t kChunk = 65536;  // elements per task (a multiple of the 64-element z group)
 constexpr int64_t kSlab = 4096;    // elements that stay in L1/L2 while every update passes
 
+}  // namespace
+
 uint64_t SplitMix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
 }
-
-}  // namespace
 
 uint64_t StepSeed(uint64_t run_seed, uint64_t step, uint32_t k) {
   return SplitMix64(SplitMix64(SplitMix64(run_seed) ^ step) ^ k);

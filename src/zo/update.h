@@ -29,8 +29,12 @@ struct ZUpdate {
 // identical for any thread count.
 void ApplyUpdates(ModelWeights* weights, std::span<const ZUpdate> updates, ZDistribution dist, ThreadingContext& ctx);
 
-// The seed of direction `k` of step `step` of a run: SplitMix64 of the run
-// seed, step and k (docs/rng.md). Every participant derives the same seeds.
+// SplitMix64's output function (Steele, Lea, Flood 2014).
+uint64_t SplitMix64(uint64_t x);
+
+// The seed of direction `k` of step `step` of a run:
+// SplitMix64(SplitMix64(SplitMix64(run_seed) ^ step) ^ k). Every participant
+// derives the same seeds; docs/protocol.md lists every k the algorithms use.
 uint64_t StepSeed(uint64_t run_seed, uint64_t step, uint32_t k = 0);
 
 }  // namespace seedtune
