@@ -44,5 +44,32 @@ TEST(TokenizerFuzzRegression, Llama2cBosIsNeverMergedAway) {
   }
 }
 
+
+// A vocabulary id too large for uint64 is a JSON float; nlohmann's
+// get<int64_t> converted it with undefined behaviour (UBSan: 9.2e19 is outside
+// the range of long). Ids must be JSON integers.
+TEST(TokenizerFuzzRegression, TokenizerJsonIdsMustBeIntegers) {
+  const std::string file =
+      "{\"vt\":{\"t\":true},\"model\":{\"\":false,\"vocab\":{\"\xc3\x89\":92337203685477580799},\"merges\":[\"\"]}}";
+  const std::string path = WriteTemp("tokenizer.json", file);
+  auto tok = tok::LoadHfTokenizerJson(path);
+  ASSERT_FALSE(tok.ok());
+  EXPECT_EQ(tok.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(tok.status().message(), path + ": token '\xc3\x89' has id 9.233720368547758e+19, not an integer");
+  // The same for added tokens and for GPT-2's encoder.json.
+  auto added = tok::LoadHfTokenizerJson(WriteTemp(
+      "tokenizer.json", R"({"added_tokens":[{"id":1.5,"content":"<s>"}],"model":{"vocab":{"a":0},"merges":[]}})"));
+  ASSERT_FALSE(added.ok());
+  EXPECT_NE(added.status().message().find("added token '<s>' has id 1.5, not an integer"), std::string::npos)
+      << added.status().ToString();
+  const std::string dir = testing::MakeTempDir("tok-fuzz-gpt2");
+  ASSERT_TRUE(WriteStringToFile(dir + "/encoder.json", R"({"a":0,"b":1e30})").ok());
+  ASSERT_TRUE(WriteStringToFile(dir + "/vocab.bpe", "#version: 0.2\na b\n").ok());
+  auto gpt2 = tok::LoadGpt2Tokenizer(dir + "/encoder.json", dir + "/vocab.bpe");
+  ASSERT_FALSE(gpt2.ok());
+  EXPECT_NE(gpt2.status().message().find("token 'b' has id 1e+30, not an integer"), std::string::npos)
+      << gpt2.status().ToString();
+}
+
 }  // namespace
 }  // namespace seedtune
