@@ -1,8 +1,12 @@
 #include "net/wire.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/little_endian.h"
@@ -33,6 +37,24 @@ const char* GrpcCodeName(grpc::StatusCode code) {
     case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
     default: return "UNKNOWN";
   }
+}
+
+// "trimmed:F": the fraction F trimmed from each end, a whole decimal number
+// in [0, 0.5] (ScalarWeights turns F * k into a count of replies to drop, so
+// NaN, a negative or a huge F would be undefined there).
+StatusOr<double> ParseTrimFraction(const std::string& rule) {
+  constexpr std::string_view kPrefix = "trimmed:";
+  const auto bad = [&] {
+    return InvalidArgument("run config: aggregate rule '{}' is not trimmed:F with F in [0, 0.5]", rule);
+  };
+  if (rule.compare(0, kPrefix.size(), kPrefix) != 0 || rule.size() == kPrefix.size()) return bad();
+  const std::string number = rule.substr(kPrefix.size());
+  if (!(std::isdigit(static_cast<unsigned char>(number[0])) || number[0] == '.')) return bad();  // no sign, space, "nan"
+  char* end = nullptr;
+  errno = 0;
+  const double f = std::strtod(number.c_str(), &end);
+  if (errno != 0 || end != number.c_str() + number.size() || !std::isfinite(f) || f < 0.0 || f > 0.5) return bad();
+  return f;
 }
 
 }  // namespace
@@ -77,11 +99,7 @@ StatusOr<RunSpec> FromWire(const wire::RunConfig& c) {
   s.aggregate = c.aggregate();
   ASSIGN_OR_RETURN(s.fed.rule, ParseScalarRule(c.aggregate()));
   if (s.fed.rule == ScalarRule::kTrimmedMean) {
-    try {
-      s.fed.trim_fraction = std::stod(c.aggregate().substr(c.aggregate().find(':') + 1));
-    } catch (const std::exception&) {
-      return InvalidArgument("run config: bad aggregate rule '{}'", c.aggregate());
-    }
+    ASSIGN_OR_RETURN(s.fed.trim_fraction, ParseTrimFraction(c.aggregate()));
   }
   s.rounds = c.rounds();
   s.data.task = c.task();

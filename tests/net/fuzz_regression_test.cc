@@ -52,5 +52,36 @@ TEST(WireFuzzRegression, AFingerprintWithoutHasFingerprintIsRefused) {
   EXPECT_TRUE(FromWire(w, {}).ok());
 }
 
+
+// "trimmed:5.2" was accepted (std::stod took any number, and any prefix of the
+// text); ScalarWeights then floors 5.2 * k into a count of replies to drop,
+// and a NaN or negative fraction is undefined there. Now F must be a whole
+// decimal number in [0, 0.5].
+TEST(WireFuzzRegression, TrimmedMeanFractionIsAWholeNumberInRange) {
+  const std::string input =
+      Bytes({0x00, 0x01, 0x0a, 0x09, 0x7a, 0x6f, 0x2d, 0x66, 0x65, 0x64, 0x73, 0x67, 0x64, 0x1d, 0x6f, 0x12, 0x83,
+             0x3a, 0x20, 0x02, 0x32, 0x05, 0x67, 0x61, 0x75, 0x73, 0x73, 0x52, 0x0b, 0x74, 0x72, 0x69, 0x6d, 0x6d,
+             0x65, 0x64, 0x3a, 0x35, 0x2e, 0x32, 0x58, 0x06, 0x60, 0x66, 0xa1, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+             0x00, 0xf0, 0x3f});
+  wire::RunConfig c;
+  ASSERT_TRUE(c.ParseFromString(Message(input)));
+  ASSERT_EQ(c.aggregate(), "trimmed:5.2");
+  auto s = FromWire(c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), "run config: aggregate rule 'trimmed:5.2' is not trimmed:F with F in [0, 0.5]");
+  for (const char* bad : {"trimmed:nan", "trimmed:-0.1", "trimmed: 0.1", "trimmed:0.1x", "trimmed:", "trimmed",
+                          "trimmed:1e400", "trimmedX:0.1", "trimmed:0.5000001"}) {
+    c.set_aggregate(bad);
+    EXPECT_FALSE(FromWire(c).ok()) << bad;
+  }
+  for (const auto& [good, f] : std::vector<std::pair<const char*, double>>{
+           {"trimmed:0", 0.0}, {"trimmed:0.25", 0.25}, {"trimmed:.5", 0.5}, {"trimmed:1e-1", 0.1}}) {
+    c.set_aggregate(good);
+    auto ok = FromWire(c);
+    ASSERT_TRUE(ok.ok()) << good << ": " << ok.status().ToString();
+    EXPECT_EQ(ok->fed.trim_fraction, f) << good;
+  }
+}
+
 }  // namespace
 }  // namespace seedtune
