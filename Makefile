@@ -31,10 +31,11 @@ demo: build assets
 
 FUZZ_SECONDS ?= 20
 
-# The bounded ledger fuzz run goes first so that ctest's summary is the last
-# thing `make test` prints.
+# The bounded fuzz runs (every target in fuzz/ for FUZZ_SECONDS each; see
+# docs/fuzzing.md) go first so that ctest's summary is the last thing
+# `make test` prints.
 test: build assets venv
-	bash scripts/fuzz-ledger.sh $(FUZZ_SECONDS)
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 bench: build assets

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <numeric>
 
@@ -25,18 +27,21 @@ StatusOr<ParsedScalarRule> ParseScalarRule(const std::string& text) {
     return r;
   }
   r.rule = ScalarRule::kTrimmedMean;
-  if (text == "trimmed") return r;
   if (text.rfind("trimmed:", 0) == 0) {
+    // A plain decimal number (no sign, space, "nan" or "inf"), in [0, 0.5):
+    // ScalarWeights floors F * k into the count dropped at each end, and at
+    // 0.5 two replies would leave none.
     const std::string f = text.substr(8);
+    const bool plain = !f.empty() && (std::isdigit(static_cast<unsigned char>(f[0])) || f[0] == '.');
     char* end = nullptr;
-    const double v = f.empty() ? NAN : std::strtod(f.c_str(), &end);
-    if (f.empty() || end != f.c_str() + f.size() || !(v >= 0.0 && v < 0.5))
-      return InvalidArgument("aggregation rule '{}': the trimmed fraction must be a number in [0, 0.5), not '{}'",
-                             text, f);
+    errno = 0;
+    const double v = plain ? std::strtod(f.c_str(), &end) : NAN;
+    if (!plain || errno != 0 || end != f.c_str() + f.size() || !(v >= 0.0 && v < 0.5))
+      return InvalidArgument("aggregation rule '{}' is not trimmed:F with F a number in [0, 0.5)", text);
     r.trim_fraction = v;
     return r;
   }
-  return InvalidArgument("unknown aggregation rule '{}' (mean, median, trimmed, trimmed:F)", text);
+  return InvalidArgument("unknown aggregation rule '{}' (mean, median, trimmed:F)", text);
 }
 
 const char* ScalarRuleName(ScalarRule rule) {

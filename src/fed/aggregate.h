@@ -21,8 +21,8 @@ struct ParsedScalarRule {
   ScalarRule rule = ScalarRule::kMean;
   double trim_fraction = 0.2;  // trimmed: the fraction dropped at each end
 };
-// "mean", "median", "trimmed" (fraction 0.2) or "trimmed:F" with F a number
-// in [0, 0.5); anything else is an error naming the text.
+// "mean", "median" or "trimmed:F" with F a plain decimal number in [0, 0.5);
+// anything else is an error naming the text.
 StatusOr<ParsedScalarRule> ParseScalarRule(const std::string& text);
 const char* ScalarRuleName(ScalarRule rule);
 

@@ -34,9 +34,15 @@ class CheckpointReader {
   // Every check ReadTensor makes before it reads data (present, shape, dtype),
   // without reading: LoadModel runs it on every tensor before it allocates,
   // so a config declaring more than the files hold fails without allocating.
+  // A tensor that passes counts as used (see UnusedTensors).
   virtual Status CheckTensor(const TensorSpec& spec) = 0;
-  // Names of tensors in the file that no spec asked for (reported, not fatal).
+  // Names of tensors in the file (file order) that no spec asked for through
+  // ReadTensor or CheckTensor. A tied output projection stored anyway counts
+  // as used.
   virtual std::vector<std::string> UnusedTensors() const { return {}; }
+  // The file that holds tensor `name`, for messages (path() unless the
+  // checkpoint spans several files).
+  virtual std::string TensorFile(const std::string& name) const { return path(); }
   // Called after each tensor has been read: a memory-mapped reader drops the
   // file pages it touched, so loading peaks at the fp32 weights plus one
   // tensor's worth of file, not plus the whole file.
@@ -56,14 +62,31 @@ StatusOr<std::unique_ptr<CheckpointReader>> OpenHuggingFaceCheckpoint(const std:
 StatusOr<std::unique_ptr<CheckpointReader>> OpenGgufCheckpoint(const std::string& path);
 StatusOr<std::unique_ptr<CheckpointReader>> OpenLlama2cCheckpoint(const std::string& path);
 
+// Whether a checkpoint of `format` for `config` may carry tensor `name`
+// although the architecture never reads it, because it is a buffer the model
+// recomputes (RoPE frequency tables, attention masks). The list is short and
+// explicit (checkpoint.cc says why each entry is harmless).
+bool IsIgnorableTensor(CheckpointFormat format, const ModelConfig& config, const std::string& name);
+
+// OK unless the reader holds a tensor that no spec has used (ReadTensor or
+// CheckTensor) and that is not ignorable; then InvalidArgument naming the
+// file and the first such tensor in file order, e.g. "<dir>/model.safetensors:
+// tensor 'model.layers.30.mlp.up_proj.weight' is not used by the declared
+// architecture (llama, 30 layers)". A config declaring fewer layers than the
+// file holds is refused this way instead of silently dropping the rest.
+Status CheckAllTensorsUsed(const CheckpointReader& reader);
+
 struct LoadOptions {
-  // Warn (stderr) about tensors the checkpoint has but the architecture does not use.
+  // Warn (stderr) about the ignorable tensors the checkpoint has but the
+  // architecture does not use (any other unused tensor is an error).
   bool report_unused = false;
 };
 
-// Loads a model: opens the checkpoint, allocates the weights for its config,
-// reads every tensor of the table in canonical order, and rejects non-finite
-// values. Errors name the file and the tensor.
+// Loads a model: opens the checkpoint, checks every tensor of the table
+// (present, shape, type) and that the file holds no tensor the table does not
+// use (CheckAllTensorsUsed), allocates the weights for its config, reads every
+// tensor in canonical order, and rejects non-finite values. Errors name the
+// file and the tensor.
 StatusOr<ModelWeights> LoadModel(const std::string& path, const LoadOptions& options = {});
 
 }  // namespace seedtune

@@ -13,6 +13,7 @@
 // metadata values is capped as well.
 #include "formats/gguf.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -301,6 +302,22 @@ StatusOr<GgufFile> GgufFile::Open(const std::string& path) {
           "{}: tensor '{}' ({} bytes at data offset {}) runs past the end of the file (data section holds {} bytes)",
           path, info.name, info.nbytes, info.offset, room);
     info.data = base + data_offset + info.offset;
+  }
+  // No two tensors may share bytes: a writer never produces that, and a
+  // reader that accepted it would hand out aliased tensors (the safetensors
+  // reader refuses overlaps too).
+  std::vector<const GgufTensorInfo*> by_offset;
+  by_offset.reserve(g.tensors_.size());
+  for (const auto& info : g.tensors_) by_offset.push_back(&info);
+  std::sort(by_offset.begin(), by_offset.end(), [](const GgufTensorInfo* a, const GgufTensorInfo* b) {
+    return a->offset != b->offset ? a->offset < b->offset : a->nbytes < b->nbytes;
+  });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    const GgufTensorInfo& prev = *by_offset[i - 1];
+    const GgufTensorInfo& cur = *by_offset[i];
+    if (cur.offset < prev.offset + prev.nbytes)
+      return InvalidArgument("{}: tensors '{}' [{}, {}) and '{}' [{}, {}) overlap in the data section", path, prev.name,
+                             prev.offset, prev.offset + prev.nbytes, cur.name, cur.offset, cur.offset + cur.nbytes);
   }
   return g;
 }

@@ -57,9 +57,9 @@ struct GgufTensorInfo {
 
 class GgufFile {
  public:
-  // Parses header, metadata and tensor directory; validates every length and
-  // that each tensor's bytes lie inside the file. Errors name the file and the
-  // offending key or tensor.
+  // Parses header, metadata and tensor directory; validates every length,
+  // that each tensor's bytes lie inside the file and that no two tensors'
+  // bytes overlap. Errors name the file and the offending key or tensor(s).
   static StatusOr<GgufFile> Open(const std::string& path);
 
   const std::string& path() const { return file_.path(); }

@@ -91,7 +91,11 @@ class GgufCheckpointReader : public CheckpointReader {
   const std::string& path() const override { return path_; }
   const ModelConfig& config() const override { return config_; }
   Status ReadTensor(const TensorSpec& spec, float* dst) override;
-  Status CheckTensor(const TensorSpec& spec) override { return Locate(spec).status(); }
+  Status CheckTensor(const TensorSpec& spec) override {
+    ASSIGN_OR_RETURN(const GgufTensorInfo* t, Locate(spec));
+    used_.insert(t->name);
+    return Status::Ok();
+  }
   std::vector<std::string> UnusedTensors() const override;
   void ReleasePages() override { file_.DropPages(); }
 
@@ -110,7 +114,7 @@ class GgufCheckpointReader : public CheckpointReader {
   GgufFile file_;
   ModelConfig config_;
   std::unordered_map<std::string, const GgufTensorInfo*> by_internal_;  // internal name -> tensor
-  std::unordered_set<std::string> used_;                                 // GGUF names read
+  std::unordered_set<std::string> used_;                                 // GGUF names read or checked
 };
 
 StatusOr<int64_t> GetPositive(const GgufFile& f, const std::string& key) {

@@ -50,8 +50,17 @@ class HfCheckpointReader final : public CheckpointReader {
   const std::string& path() const override { return dir_; }
   const ModelConfig& config() const override { return config_; }
   Status ReadTensor(const TensorSpec& spec, float* dst) override;
-  Status CheckTensor(const TensorSpec& spec) override { return Locate(spec, nullptr); }
+  Status CheckTensor(const TensorSpec& spec) override {
+    std::pair<const Loc*, std::string> found;
+    RETURN_IF_ERROR(Locate(spec, &found));
+    used_.insert(found.second);
+    return Status::Ok();
+  }
   std::vector<std::string> UnusedTensors() const override;
+  std::string TensorFile(const std::string& name) const override {
+    auto it = tensors_.find(name);
+    return it == tensors_.end() ? where_ : files_[it->second.file].path();
+  }
   void ReleasePages() override {
     for (const auto& f : files_) f.DropPages();
   }

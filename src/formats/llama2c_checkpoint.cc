@@ -29,7 +29,11 @@ class Llama2cReader final : public CheckpointReader {
   Status ReadTensor(const TensorSpec& spec, float* dst) override;
   // The file is exactly as large as its header implies (checked at open), so
   // present and shaped right is all there is to check.
-  Status CheckTensor(const TensorSpec& spec) override { return Locate(spec).status(); }
+  Status CheckTensor(const TensorSpec& spec) override {
+    ASSIGN_OR_RETURN(const Llama2cTensor* t, Locate(spec));
+    used_.insert(t->name);
+    return Status::Ok();
+  }
   std::vector<std::string> UnusedTensors() const override;
   void ReleasePages() override { file_.DropPages(); }
 

@@ -1,8 +1,12 @@
 #include "net/wire.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/little_endian.h"
@@ -187,6 +191,10 @@ StatusOr<std::vector<ZUpdate>> UnpackUpdates(const std::string& bytes) {
     out[i].decay = BitsToFloat(static_cast<uint32_t>(GetLe(bytes, 16 * i + 12, 4)));
     if (!std::isfinite(out[i].alpha) || !std::isfinite(out[i].decay))
       return InvalidArgument("update {} has a non-finite coefficient", i);
+    // The bound the ledger keeps (docs/ledger.md): a client applies what it
+    // receives, so a decay the ledger would refuse must not reach the model.
+    if (!(out[i].decay > 0.0f) || out[i].decay > 2.0f)
+      return InvalidArgument("update {} has decay {} (outside (0, 2])", i, out[i].decay);
   }
   return out;
 }
@@ -230,6 +238,11 @@ StatusOr<LedgerRecord> FromWire(const wire::RoundRecord& w, const std::vector<ui
     if (c < 0) return InvalidArgument("record of round {} names client {}", w.round(), c);
     r.participants.push_back(static_cast<uint32_t>(c));
   }
+  // ToWire sends a fingerprint only with has_fingerprint; one without it
+  // would be dropped on the next hop (and a record that says it has none
+  // must not carry one).
+  if (!w.has_fingerprint() && w.fingerprint() != 0)
+    return InvalidArgument("record of round {} carries a fingerprint but has_fingerprint is false", w.round());
   r.has_fingerprint = w.has_fingerprint();
   r.fingerprint = w.fingerprint();
   return r;

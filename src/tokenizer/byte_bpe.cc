@@ -319,6 +319,9 @@ StatusOr<std::unique_ptr<Tokenizer>> ParseHfJson(const std::string& path, const 
   std::unordered_map<std::string, int32_t> token_to_id;
   int64_t max_id = -1;
   for (const auto& [token, idj] : model.at("vocab").items()) {
+    // An id must be a JSON integer: get<int64_t> would convert a float out of
+    // range (say 1e20) with undefined behaviour.
+    if (!idj.is_number_integer()) return InvalidArgument("token '{}' has id {}, not an integer", token, idj.dump());
     const int64_t id = idj.get<int64_t>();
     if (id < 0 || id > (1 << 24)) return InvalidArgument("token '{}' has invalid id {}", token, id);
     token_to_id.emplace(token, static_cast<int32_t>(id));
@@ -329,6 +332,8 @@ StatusOr<std::unique_ptr<Tokenizer>> ParseHfJson(const std::string& path, const 
     for (const auto& a : root.at("added_tokens")) {
       SpecialToken s;
       s.content = a.at("content").get<std::string>();
+      if (!a.at("id").is_number_integer())
+        return InvalidArgument("added token '{}' has id {}, not an integer", s.content, a.at("id").dump());
       const int64_t id = a.at("id").get<int64_t>();
       if (id < 0 || id > (1 << 24)) return InvalidArgument("added token '{}' has invalid id {}", s.content, id);
       s.id = static_cast<int32_t>(id);
@@ -441,6 +446,8 @@ StatusOr<std::unique_ptr<Tokenizer>> LoadGpt2Tokenizer(const std::string& encode
       if (!j.is_object()) return InvalidArgument("{}: expected a JSON object of token -> id", encoder_json);
       int64_t max_id = -1;
       for (const auto& [token, idj] : j.items()) {
+        if (!idj.is_number_integer())
+          return InvalidArgument("{}: token '{}' has id {}, not an integer", encoder_json, token, idj.dump());
         const int64_t id = idj.get<int64_t>();
         if (id < 0 || id > (1 << 24)) return InvalidArgument("{}: token '{}' has invalid id {}", encoder_json, token, id);
         max_id = std::max(max_id, id);

@@ -158,9 +158,14 @@ std::vector<int32_t> ScoreBpeTokenizer::Encode(std::string_view text, bool add_b
   std::vector<int32_t> out;
   if (llama2c_) {
     if (add_bos && bos_id_ >= 0) out.push_back(bos_id_);
-    if (!text.empty() && space_id_ >= 0) out.push_back(space_id_);
-    Segment(text, &out);
-    Merge(&out);  // as in run.c, BOS takes part (it never merges in practice)
+    // run.c lets BOS take part in the merges. With a real vocabulary (BOS is
+    // "\n<s>\n") it never merges, but in one where BOS + piece is a piece it
+    // would vanish although the caller asked for it: BOS stays out.
+    std::vector<int32_t> ids;
+    if (!text.empty() && space_id_ >= 0) ids.push_back(space_id_);
+    Segment(text, &ids);
+    Merge(&ids);
+    out.insert(out.end(), ids.begin(), ids.end());
     return out;
   }
   if (add_bos && bos_id_ >= 0) out.push_back(bos_id_);

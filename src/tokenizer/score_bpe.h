@@ -33,8 +33,9 @@ struct ScoreBpeConfig {
   int32_t unk_id = -1;
   bool add_bos_by_default = true;
   // llama2.c conventions: pieces contain real spaces, the dummy prefix is the
-  // " " token, byte fallback is id = byte + 3, BOS takes part in merging, no
-  // literal special tokens; only pairs scoring above -1e10 merge.
+  // " " token, byte fallback is id = byte + 3, no literal special tokens; only
+  // pairs scoring above -1e10 merge. BOS stays out of the merges (run.c lets
+  // it take part, but a real vocabulary never merges it).
   bool llama2c = false;
   // GGUF conventions (llama2c == false): spaces are written as U+2581 in
   // pieces, the dummy prefix "▁" is prepended to the text at the start and

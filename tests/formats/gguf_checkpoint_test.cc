@@ -588,5 +588,83 @@ TEST_F(GgufCheckpointTest, ConfigAndTensorErrors) {
   EXPECT_TRUE(HasAll(s, {"rope-scaling.gguf", "linear"}));
 }
 
+
+// --- Tensors the declared architecture does not use; overlapping tensors ----
+
+TEST_F(GgufCheckpointTest, ABlockCountBelowTheFilesLayersIsRefused) {
+  ModelWeights w = testing::RandomWeights(LlamaConfig(), 41);  // 2 layers
+  const std::string path = dir_ + "/fewer-layers.gguf";
+  WriteOptions o;
+  o.meta_override["llama.block_count"] = GgufU32(1);
+  WriteModel(path, w, o);
+  auto loaded = LoadModel(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kInvalidArgument);
+  // Tensors are written in canonical order: blk.1's first one is the first unused.
+  EXPECT_EQ(loaded.status().message(),
+            path + ": tensor 'blk.1.attn_norm.weight' is not used by the declared architecture (llama, 1 layer)");
+
+  ModelWeights g = testing::RandomWeights(testing::TinyConfig(Architecture::kGpt2), 42);
+  const std::string gpath = dir_ + "/fewer-layers-gpt2.gguf";
+  o.meta_override = {{"gpt2.block_count", GgufU32(1)}};
+  WriteModel(gpath, g, o);
+  loaded = LoadModel(gpath);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().message(),
+            gpath + ": tensor 'blk.1.attn_norm.weight' is not used by the declared architecture (gpt2, 1 layer)");
+}
+
+TEST_F(GgufCheckpointTest, LoadModelRefusesAnUnknownExtraTensor) {
+  ModelWeights w = testing::RandomWeights(LlamaConfig(), 43);
+  const std::string path = dir_ + "/extra.gguf";
+  WriteOptions o;
+  const float x[32] = {};
+  o.extra_tensors.push_back({"blk.0.mystery.weight", {32}, 0, GgufF32Bytes(x, 32)});
+  WriteModel(path, w, o);
+  auto loaded = LoadModel(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().message(),
+            path + ": tensor 'blk.0.mystery.weight' is not used by the declared architecture (llama, 2 layers)");
+  // CheckTensor counts as use: after checking every tensor only the extra one is left.
+  auto reader = OpenGgufCheckpoint(path);
+  ASSERT_TRUE(reader.ok());
+  auto table = BuildTensorTable((*reader)->config());
+  ASSERT_TRUE(table.ok());
+  for (const TensorSpec& spec : table->specs) ASSERT_TRUE((*reader)->CheckTensor(spec).ok());
+  EXPECT_EQ((*reader)->UnusedTensors(), std::vector<std::string>{"blk.0.mystery.weight"});
+  EXPECT_EQ(CheckAllTensorsUsed(**reader).message(), loaded.status().message());
+}
+
+TEST_F(GgufCheckpointTest, OverlappingTensorDataIsRefusedNamingBoth) {
+  const std::string src = dir_ + "/overlap-src.gguf";
+  std::string file = WriteSmall(src);
+  auto g = GgufFile::Open(src);
+  ASSERT_TRUE(g.ok());
+  const GgufTensorInfo* q = g->FindTensor("blk.0.attn_q.weight");
+  const GgufTensorInfo* k = g->FindTensor("blk.0.attn_k.weight");
+  ASSERT_TRUE(q && k);
+  ASSERT_LT(q->offset, k->offset);
+  // Move attn_k's data into the middle of attn_q's (keeping the alignment).
+  const uint64_t moved = q->offset + 32;
+  ASSERT_LT(moved, q->offset + q->nbytes);
+  Patch<uint64_t>(&file, After(file, "blk.0.attn_k.weight") + 4 + 16 + 4, moved);
+  const std::string path = dir_ + "/overlap.gguf";
+  ASSERT_TRUE(WriteStringToFile(path, file).ok());
+  auto r = GgufFile::Open(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            fmt::format("{}: tensors 'blk.0.attn_q.weight' [{}, {}) and 'blk.0.attn_k.weight' [{}, {}) overlap in the "
+                        "data section",
+                        path, q->offset, q->offset + q->nbytes, moved, moved + k->nbytes));
+  EXPECT_FALSE(LoadModel(path).ok());
+  // Two tensors at the same offset (one aliasing the other) as well.
+  Patch<uint64_t>(&file, After(file, "blk.0.attn_k.weight") + 4 + 16 + 4, q->offset);
+  ASSERT_TRUE(WriteStringToFile(path, file).ok());
+  r = GgufFile::Open(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(HasAll(r.status(), {path, "'blk.0.attn_q.weight'", "'blk.0.attn_k.weight'", "overlap"}));
+}
+
 }  // namespace
 }  // namespace seedtune

@@ -466,5 +466,110 @@ TEST(HfCheckpointTest, WriterRefusesInterleavedLlama) {
   EXPECT_FALSE(fs::exists(dir + "/out"));
 }
 
+
+// --- Tensors the declared architecture does not use --------------------------
+
+// The first tensor of layer `layer` in the canonical table of `w`.
+std::string FirstTensorOfLayer(const ModelWeights& w, int layer) {
+  for (const TensorSpec& s : w.specs())
+    if (s.layer == layer) return s.name;
+  ADD_FAILURE() << "no tensor of layer " << layer;
+  return "";
+}
+
+TEST(HfCheckpointTest, AConfigDeclaringFewerLayersThanTheFileHoldsIsRefused) {
+  for (Architecture arch : kArchs) {
+    SCOPED_TRACE(ArchitectureName(arch));
+    const ModelWeights w = RandomWeights(TinyConfig(arch), 31);  // 2 layers
+    const std::string dir = MakeTempDir("hf-fewer-layers");
+    ASSERT_TRUE(WriteHuggingFaceCheckpoint(w, dir).ok());
+    ModelConfig one = w.config();
+    one.num_layers = 1;
+    ASSERT_TRUE(WriteHfConfig(one, dir + "/config.json").ok());
+    auto loaded = LoadModel(dir);
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().code(), StatusCode::kInvalidArgument);
+    // The file writes tensors in canonical order: layer 1's first one is the first unused.
+    EXPECT_EQ(loaded.status().message(),
+              fmt::format("{}/model.safetensors: tensor '{}' is not used by the declared architecture ({}, 1 layer)",
+                          dir, FirstTensorOfLayer(w, 1), ArchitectureName(arch)));
+  }
+}
+
+TEST(HfCheckpointTest, AnUnusedTensorInAShardIsRefusedNamingTheShard) {
+  const ModelWeights w = RandomWeights(TinyConfig(Architecture::kLlama), 32);
+  const std::string dir = MakeTempDir("hf-fewer-layers-sharded");
+  HfWriteOptions o;
+  o.max_shard_bytes = 40000;
+  ASSERT_TRUE(WriteHuggingFaceCheckpoint(w, dir, o).ok());
+  ASSERT_GT(ShardFiles(dir).size(), 1u);
+  ModelConfig one = w.config();
+  one.num_layers = 1;
+  ASSERT_TRUE(WriteHfConfig(one, dir + "/config.json").ok());
+  // Which shard holds the first tensor of layer 1, per the index.
+  const auto index = nlohmann::json::parse(*ReadFileToString(dir + "/model.safetensors.index.json"));
+  const std::string first = FirstTensorOfLayer(w, 1);
+  const std::string shard = index["weight_map"][first].get<std::string>();
+  auto loaded = LoadModel(dir);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().message(),
+            fmt::format("{}/{}: tensor '{}' is not used by the declared architecture (llama, 1 layer)", dir, shard,
+                        first));
+}
+
+TEST(HfCheckpointTest, AnUnknownExtraTensorIsRefusedAndKnownBuffersAreNot) {
+  {
+    const ModelWeights w = RandomWeights(TinyConfig(Architecture::kLlama), 33);
+    const std::string dir = MakeTempDir("hf-extra");
+    WriteCustom(w, dir, [](const std::string& n) { return n; }, {{"model.layers.0.mlp.extra_proj.weight", {4, 4}}});
+    auto loaded = LoadModel(dir);
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().message(),
+              fmt::format("{}/model.safetensors: tensor 'model.layers.0.mlp.extra_proj.weight' is not used by the "
+                          "declared architecture (llama, 2 layers)",
+                          dir));
+  }
+  {
+    // A second copy of a tensor under a prefix-less name: the canonical name wins, the copy is unused.
+    const ModelWeights w = RandomWeights(TinyConfig(Architecture::kLlama), 34);
+    const std::string dir = MakeTempDir("hf-extra-alias");
+    WriteCustom(w, dir, [](const std::string& n) { return n; }, {{"norm.weight", {64}}});
+    auto loaded = LoadModel(dir);
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_TRUE(Contains(loaded.status().message(), "tensor 'norm.weight' is not used")) << loaded.status().ToString();
+  }
+  // Buffers the models recompute load, per architecture.
+  struct Case {
+    Architecture arch;
+    std::vector<std::pair<std::string, std::vector<int64_t>>> extra;
+  };
+  const Case ok[] = {
+      {Architecture::kLlama, {{"model.layers.1.self_attn.rotary_emb.inv_freq", {8}}}},
+      {Architecture::kGpt2, {{"transformer.h.0.attn.bias", {1, 1, 64, 64}}, {"transformer.h.1.attn.masked_bias", {}}}},
+      {Architecture::kNeox,
+       {{"gpt_neox.layers.0.attention.bias", {1, 1, 64, 64}},
+        {"gpt_neox.layers.0.attention.masked_bias", {}},
+        {"gpt_neox.layers.1.attention.rotary_emb.inv_freq", {4}}}},
+      {Architecture::kOpt, {{"lm_head.weight", {101, 64}}}},  // tied, stored anyway
+  };
+  for (const Case& k : ok) {
+    SCOPED_TRACE(ArchitectureName(k.arch));
+    const ModelWeights w = RandomWeights(TinyConfig(k.arch), 35);
+    const std::string dir = MakeTempDir("hf-buffers");
+    WriteCustom(w, dir, [](const std::string& n) { return n; }, k.extra);
+    auto loaded = LoadModel(dir);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_TRUE(WeightsEqual(w, *loaded));
+  }
+  // ... but only for the architecture that has them.
+  const ModelWeights w = RandomWeights(TinyConfig(Architecture::kLlama), 36);
+  const std::string dir = MakeTempDir("hf-buffers-wrong-arch");
+  WriteCustom(w, dir, [](const std::string& n) { return n; }, {{"model.layers.0.attn.bias", {4}}});
+  auto loaded = LoadModel(dir);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_TRUE(Contains(loaded.status().message(), "tensor 'model.layers.0.attn.bias' is not used"))
+      << loaded.status().ToString();
+}
+
 }  // namespace
 }  // namespace seedtune

@@ -402,5 +402,33 @@ TEST(Llama2cTest, NanIsRejectedNamingTensor) {
   EXPECT_TRUE(Contains(r.status().message(), path)) << r.status().ToString();
 }
 
+
+// A llama2.c header fixes every tensor of the file, so the only tensors the
+// model does not read are the v0 RoPE tables, which are known to be harmless.
+TEST(Llama2cTest, TheV0RopeTablesAreTheOnlyIgnorableTensors) {
+  const ModelWeights w = RandomWeights(Llama2cMicro(false), 12);
+  const std::string dir = MakeTempDir("l2c-unused");
+  for (int version : {0, 1, 2}) {
+    SCOPED_TRACE(version);
+    const std::string path = dir + "/v" + std::to_string(version) + ".bin";
+    ASSERT_TRUE(WriteLlama2c(w, path, version, version == 2 ? 4 : 0).ok());
+    auto reader = OpenLlama2cCheckpoint(path);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    auto table = BuildTensorTable((*reader)->config());
+    ASSERT_TRUE(table.ok());
+    for (const TensorSpec& spec : table->specs) ASSERT_TRUE((*reader)->CheckTensor(spec).ok()) << spec.name;
+    const std::vector<std::string> rope_tables = {"freq_cis_real", "freq_cis_imag"};
+    EXPECT_EQ((*reader)->UnusedTensors(), version == 0 ? rope_tables : std::vector<std::string>());
+    EXPECT_TRUE(CheckAllTensorsUsed(**reader).ok());
+    EXPECT_TRUE(LoadModel(path).ok());
+  }
+  const ModelConfig& c = w.config();
+  EXPECT_TRUE(IsIgnorableTensor(CheckpointFormat::kLlama2c, c, "freq_cis_real"));
+  EXPECT_TRUE(IsIgnorableTensor(CheckpointFormat::kLlama2c, c, "freq_cis_imag"));
+  EXPECT_FALSE(IsIgnorableTensor(CheckpointFormat::kLlama2c, c, "model.layers.0.mlp.up_proj.weight"));
+  EXPECT_FALSE(IsIgnorableTensor(CheckpointFormat::kGguf, c, "freq_cis_real"));
+  EXPECT_FALSE(IsIgnorableTensor(CheckpointFormat::kGguf, c, "rope_freqs.weight"));
+}
+
 }  // namespace
 }  // namespace seedtune
