@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -573,6 +574,9 @@ TEST(NetCoordinatorTest, IdleConnectionsAndAFloodOfRefusedCallsDoNotStopTheRun) 
     close(fd);
   }
   EXPECT_EQ(closed, 2000) << "idle connections left open past the handshake timeout";
+  std::printf("flood: %d refused calls, %lld not logged, %d log lines (%llu bytes), %d of 2000 idle connections closed\n",
+              unauthenticated.load(), static_cast<long long>(summary->rejects_not_logged), log_lines.load(),
+              static_cast<unsigned long long>(log_bytes.load()), closed);
 }
 
 }  // namespace
