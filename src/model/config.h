@@ -31,6 +31,10 @@ const char* ArchitectureName(Architecture a);
 const char* RopeLayoutName(RopeLayout r);
 const char* ActivationName(Activation a);
 
+// More layers than any real model; ModelConfig::Validate refuses a config
+// declaring more (before a tensor table is built for it).
+inline constexpr int64_t kMaxLayers = 4096;
+
 struct ModelConfig {
   Architecture arch = Architecture::kLlama;
   std::string name;  // free-form label, e.g. "stories260K" or "opt-125m (random weights)"
