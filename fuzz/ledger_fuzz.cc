@@ -10,7 +10,7 @@
 //     prefix of it.
 // A custom mutator rewrites the frames' CRCs half of the time, so mutations
 // reach the payload decoders instead of stopping at the checksum.
-// Built and run by scripts/fuzz-ledger.sh.
+// Built and run by scripts/fuzz.sh (target "ledger").
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
