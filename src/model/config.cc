@@ -1,5 +1,7 @@
 #include "model/config.h"
 
+#include <utility>
+
 namespace seedtune {
 
 const char* ArchitectureName(Architecture a) {
@@ -66,7 +68,23 @@ Status ModelConfig::Validate() const {
     return InvalidArgument("model config: {} has no rotary embedding", ArchitectureName(arch));
   if (arch != Architecture::kLlama && num_kv_heads != num_heads)
     return InvalidArgument("model config: {} does not support grouped-query attention", ArchitectureName(arch));
-  if (vocab_size > (int64_t{1} << 31)) return InvalidArgument("model config: vocab_size {} too large", vocab_size);
+  // Fuzz finding (hf_config): intermediate_size 969007199254740993 passed and
+  // its tensor's element count overflowed int64_t.
+  for (auto [v, field] : {std::pair{vocab_size, "vocab_size"}, {hidden_size, "hidden_size"},
+                          {num_heads, "num_heads"}, {head_dim, "head_dim"},
+                          {intermediate_size, "intermediate_size"}, {max_positions, "max_positions"}})
+    if (v > kMaxDimension) return InvalidArgument("model config: {} {} exceeds {}", field, v, kMaxDimension);
+  // An upper bound on the parameters of every architecture's table (four
+  // d x d attention matrices, three d x ffn ones, biases and norms per layer;
+  // embeddings in and out; learned positions), in 128 bits.
+  const __int128 d = hidden_size, ffn = intermediate_size;
+  const __int128 bound = num_layers * (4 * d * d + 3 * d * ffn + 16 * d + 2 * ffn) + 2 * vocab_size * d +
+                         (max_positions + 2) * d + 4 * d;
+  if (bound > kMaxParameters)
+    return InvalidArgument("model config: about {:.3g} parameters (hidden_size {}, intermediate_size {}, {} layers, "
+                           "vocab_size {}) exceeds the {:.3g} a model may have",
+                           static_cast<double>(bound), hidden_size, intermediate_size, num_layers, vocab_size,
+                           static_cast<double>(kMaxParameters));
   return Status::Ok();
 }
 

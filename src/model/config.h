@@ -34,6 +34,11 @@ const char* ActivationName(Activation a);
 // More layers than any real model; ModelConfig::Validate refuses a config
 // declaring more (before a tensor table is built for it).
 inline constexpr int64_t kMaxLayers = 4096;
+// Every other size (vocabulary, widths, heads, context) is at most 2^24, and
+// the parameters a config implies at most 2^40 (4 TiB of fp32, above any
+// real model): tensor sizes and their sums then fit int64_t everywhere.
+inline constexpr int64_t kMaxDimension = int64_t{1} << 24;
+inline constexpr int64_t kMaxParameters = int64_t{1} << 40;
 
 struct ModelConfig {
   Architecture arch = Architecture::kLlama;

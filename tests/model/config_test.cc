@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "formats/hf_config.h"
 #include "model/arch.h"
 #include "model/presets.h"
 
@@ -23,6 +24,44 @@ TEST(ModelConfigTest, ALayerCountNoModelHasIsRefusedBeforeATableIsBuilt) {
   EXPECT_FALSE(BuildTensorTable(bomb).ok());
   bomb.num_layers = kMaxLayers;
   EXPECT_TRUE(bomb.Validate().ok());
+}
+
+// Fuzz finding (hf_config target, the minimised config.json): an
+// intermediate_size of 9.7e17 passed Validate and the element count of its
+// MLP tensors overflowed int64_t (UBSan in TensorSpec::numel).
+TEST(ModelConfigTest, SizesWhoseTensorsWouldOverflowAreRefusedNamingTheField) {
+  const std::string json =
+      R"({"model_type":"llama","hidden_size":64,"intermediate_size":969007199254740993,"num_hidden_layers":3,)"
+      R"("num_attention_heads":4,"vocab_size":101,"rope_scaen_id":[4,3],"pad_token_id":null,)"
+      R"("max_position_embediings":2048.0})";
+  auto c = ParseHfConfig(json, "config.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("intermediate_size 969007199254740993 exceeds 16777216"), std::string::npos)
+      << c.status().ToString();
+
+  // Each size within the bound, the whole beyond 2^40 parameters.
+  auto smol = PresetConfig("smollm2-135m");
+  ASSERT_TRUE(smol.ok());
+  ModelConfig wide = *smol;
+  wide.num_heads = wide.num_kv_heads = 1024;
+  wide.hidden_size = wide.head_dim * 1024;  // 65536
+  wide.intermediate_size = kMaxDimension;
+  wide.num_layers = kMaxLayers;
+  Status s = wide.Validate();
+  EXPECT_NE(s.message().find("parameters"), std::string::npos) << s.ToString();
+  EXPECT_FALSE(BuildTensorTable(wide).ok());
+}
+
+// The bound is an upper bound: every preset's table has at most as many
+// parameters as Validate allows, and passes.
+TEST(ModelConfigTest, EveryPresetPassesAndStaysUnderTheParameterBound) {
+  for (const std::string& name : PresetNames()) {
+    auto c = PresetConfig(name);
+    ASSERT_TRUE(c.ok()) << name;
+    auto table = BuildTensorTable(*c);
+    ASSERT_TRUE(table.ok()) << name << ": " << table.status().ToString();
+    EXPECT_LE(table->num_params(), kMaxParameters) << name;
+  }
 }
 
 }  // namespace

@@ -376,5 +376,66 @@ TEST(NetCliTest, AClientRefusesATaskFileOutsideItsDataRoot) {
   EXPECT_EQ(testing::WaitExit(inside.server, 30), 0) << inside.Err("server");
 }
 
+
+// The two ledger cases end to end: a second server on a running
+// server's --ledger is refused naming the first one's pid (they interleaved
+// 565 records before) while the honest run finishes untouched; a server
+// restarted on a ledger with one flipped bit mid-file stops, naming the byte,
+// and keeps every byte (it truncated 88 intact records before); `ledger
+// repair` keeps the original beside the valid prefix.
+TEST(NetCliTest, ASecondServerIsRefusedAndADamagedLedgerIsKeptWhole) {
+  if (Stories().empty()) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  Net net("net-ledger-guard", std::string("--algo fedkseed --K 64 --local-steps 5 --rounds 8 --client-fraction 1 "
+                                          "--lr 1e-4 --seed 5") + kData + " --clients 2");
+  ASSERT_TRUE(net.StartServer()) << net.Err("server");
+  // With one of its two clients joined, the server has created (and holds)
+  // its ledger and waits for the other.
+  const pid_t c0 = net.StartClient(0);
+  ASSERT_TRUE(testing::WaitForText(net.dir + "/server.err", "ledger " + net.dir + "/net.ledger created", 30))
+      << net.Err("server");
+  const std::string second_server = Bin() + " server " + net.run + " --listen 127.0.0.1:0 --ledger " + net.dir +
+                                    "/net.ledger --json";
+  EXPECT_EQ(testing::WaitExit(testing::Spawn(second_server + " > " + net.dir + "/second.out 2> " + net.dir +
+                                             "/second.err"),
+                              60),
+            1);
+  EXPECT_NE(net.Err("second").find("(pid " + std::to_string(net.server) + ") is writing this ledger"),
+            std::string::npos)
+      << net.Err("second");
+  const pid_t c1 = net.StartClient(1);
+  EXPECT_EQ(testing::WaitExit(c0, 90), 0) << net.Err("c0");
+  EXPECT_EQ(testing::WaitExit(c1, 90), 0) << net.Err("c1");
+  ASSERT_EQ(testing::WaitExit(net.server, 30), 0) << net.Err("server");
+  const std::string final_fingerprint = net.Summary()["final_fingerprint"];
+  EXPECT_EQ(net.ClientFingerprint(0), final_fingerprint);
+  EXPECT_EQ(net.ReplayedFingerprint(), final_fingerprint) << "the ledger holds the run the clients hold";
+  auto whole = ReadLedger(net.dir + "/net.ledger");
+  ASSERT_TRUE(whole.ok() && whole->records.size() == 8u);
+
+  // One flipped bit in the middle of the file.
+  const std::string path = net.dir + "/net.ledger";
+  std::string bytes = ReadFileText(path);
+  const size_t where = bytes.size() / 2;
+  bytes[where] = static_cast<char>(bytes[where] ^ 0x10);
+  {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  }
+  EXPECT_EQ(testing::WaitExit(testing::Spawn(second_server + " > " + net.dir + "/restart.out 2> " + net.dir +
+                                             "/restart.err"),
+                              60),
+            1);
+  EXPECT_NE(net.Err("restart").find("ledger repair"), std::string::npos) << net.Err("restart");
+  EXPECT_NE(net.Err("restart").find("byte "), std::string::npos) << net.Err("restart");
+  EXPECT_EQ(ReadFileText(path), bytes) << "not a byte of the damaged ledger may change";
+
+  ASSERT_EQ(RunCli("ledger repair " + path), 0);
+  EXPECT_EQ(ReadFileText(path + ".damaged-1"), bytes) << "the original is kept";
+  auto prefix = ReadLedger(path);
+  ASSERT_TRUE(prefix.ok());
+  EXPECT_TRUE(prefix->tail_problem.empty()) << prefix->tail_problem;
+  EXPECT_LT(prefix->records.size(), 8u);
+  EXPECT_EQ(ReadFileText(path), bytes.substr(0, ReadFileText(path).size())) << "the repaired file is a prefix";
+}
+
 }  // namespace
 }  // namespace seedtune
