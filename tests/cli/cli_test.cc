@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/assets.h"
+#include "core/mapped_file.h"
 #include "support/fixtures.h"
 #include "support/run_cli.h"
 
@@ -352,6 +353,38 @@ TEST(CliTest, SimulateResumeAfterSigkillReachesTheSameFingerprint) {
   changed = args + dir + "/ref.ledger --resume --max-length 32";
   other = RunCli(changed, true);
   EXPECT_NE(other.out.find("different run"), std::string::npos) << "--max-length: " << other.out;
+}
+
+// One flipped bit mid-ledger: `train --resume` and `simulate --resume`
+// truncated 88 intact records to the valid prefix before. Now they stop,
+// naming the damage and `ledger repair`, and keep every byte; after the repair
+// (original kept) the resumed run ends as the uninterrupted one.
+TEST(CliTest, ResumeOnALedgerDamagedMidFileStopsAndKeepsEveryByte) {
+  const std::string m = Stories();
+  if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
+  const std::string dir = testing::MakeTempDir("cli-resume-damaged");
+  const std::string task = " --model " + m + " --task text:" + WriteParkText(dir) + " --train-n 40 --dev-n 0 --eval-n 0 ";
+  const std::pair<const char*, std::string> runs[] = {
+      {"train", "train" + task + "--steps 30 --batch 4 --no-keep-best --ledger "},
+      {"simulate", "simulate --algo fedkseed" + task + "--clients 2 --partition iid --local-steps 4 --K 32 "
+                   "--rounds 30 --ledger "}};
+  for (const auto& [name, args] : runs) {
+    const std::string ref = dir + "/" + name + "-ref.ledger", path = dir + "/" + name + ".ledger";
+    ASSERT_EQ(RunCli(args + ref).code, 0) << name;
+    std::string bytes = *ReadFileToString(ref);
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x04);
+    { std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes; }
+    Result r = RunCli(args + path + " --resume", true);
+    EXPECT_EQ(r.code, 1) << name << ": " << r.out;
+    EXPECT_NE(r.out.find("ledger repair"), std::string::npos) << name << ": " << r.out;
+    EXPECT_EQ(*ReadFileToString(path), bytes) << name << ": not a byte may change";
+    ASSERT_EQ(RunCli("ledger repair " + path).code, 0) << name;
+    EXPECT_EQ(*ReadFileToString(path + ".damaged-1"), bytes) << name;
+    EXPECT_LT(LedgerEnd(path).first, 30) << name;
+    r = RunCli(args + path + " --resume", true);
+    ASSERT_EQ(r.code, 0) << name << ": " << r.out;
+    EXPECT_EQ(LedgerEnd(path), LedgerEnd(ref)) << name;
+  }
 }
 
 TEST(CliTest, RandomShapesAreLabelled) {
