@@ -1,5 +1,6 @@
 #include "model/config.h"
 
+#include <cmath>
 #include <utility>
 
 namespace seedtune {
@@ -60,7 +61,10 @@ Status ModelConfig::Validate() const {
   if (rope_layout != RopeLayout::kNone) {
     if (rotary_dim <= 0 || rotary_dim > head_dim || rotary_dim % 2 != 0)
       return InvalidArgument("model config: rotary_dim {} must be even and in (0, head_dim={}]", rotary_dim, head_dim);
-    if (!(rope_theta > 0.0f)) return InvalidArgument("model config: rope_theta {} must be positive", rope_theta);
+    // Finite too (fuzz finding, hf_config: 1e42 became an infinite float,
+    // which config.json cannot hold and the forward turns into NaN).
+    if (!(rope_theta > 0.0f) || !std::isfinite(rope_theta))
+      return InvalidArgument("model config: rope_theta {} must be positive and finite (as a 32-bit float)", rope_theta);
   }
   if ((arch == Architecture::kLlama || arch == Architecture::kNeox) && rope_layout == RopeLayout::kNone)
     return InvalidArgument("model config: {} needs a rotary layout", ArchitectureName(arch));

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "formats/hf_config.h"
 #include "model/arch.h"
 #include "model/presets.h"
@@ -50,6 +52,24 @@ TEST(ModelConfigTest, SizesWhoseTensorsWouldOverflowAreRefusedNamingTheField) {
   Status s = wide.Validate();
   EXPECT_NE(s.message().find("parameters"), std::string::npos) << s.ToString();
   EXPECT_FALSE(BuildTensorTable(wide).ok());
+}
+
+// Fuzz finding (hf_config target): rope_theta 1e42 is beyond float range; it
+// was read as inf, passed "> 0", and written back as null.
+TEST(ModelConfigTest, ARopeThetaBeyondFloatRangeIsRefused) {
+  const std::string json =
+      R"({"model_type":"llama","vocab_size":24,"hidden_size":16,"intermediate_size":24,"num_hidden_layers":1,)"
+      R"("num_attention_heads":2,"num_key_value_heads":1,"head_dim":8,)"
+      R"("rope_theta":1000111111111111844674407370955161611111110.2})";
+  auto c = ParseHfConfig(json, "config.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("rope_theta inf must be positive and finite"), std::string::npos)
+      << c.status().ToString();
+  auto smol = PresetConfig("smollm2-135m");
+  ASSERT_TRUE(smol.ok());
+  ModelConfig nan_theta = *smol;
+  nan_theta.rope_theta = std::nanf("");
+  EXPECT_FALSE(nan_theta.Validate().ok());
 }
 
 // The bound is an upper bound: every preset's table has at most as many
