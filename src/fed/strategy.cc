@@ -45,6 +45,12 @@ Status ValidateFedOptions(const FedOptions& o) {
   if (o.dp_epsilon > 0.0 && o.algo != FedAlgorithm::kFeedSign)
     return InvalidArgument("the DP variant (randomized response on the sign) is FeedSign's; {} has none",
                            FedAlgorithmName(o.algo));
+  // The scalar rules weight ZO-FedSGD's replies; any other algorithm would
+  // silently ignore one.
+  if (o.rule != ScalarRule::kMean && o.algo != FedAlgorithm::kZoFedSgd)
+    return InvalidArgument("the aggregation rule {} applies to zo-fedsgd only ({} aggregates {})", ScalarRuleName(o.rule),
+                           FedAlgorithmName(o.algo),
+                           o.algo == FedAlgorithm::kFeedSign ? "by majority vote" : "by its own weighted mean");
   if (!(o.eps > 0.0f) || !std::isfinite(o.eps)) return InvalidArgument("eps must be positive, not {}", o.eps);
   if (!std::isfinite(o.lr)) return InvalidArgument("learning rate must be finite");
   if (o.batch_size <= 0) return InvalidArgument("batch size must be positive, not {}", o.batch_size);
@@ -209,8 +215,11 @@ StatusOr<AggregatedRound> Strategy::Aggregate(const RoundPlan& plan, std::vector
         if (w[i] != 0.0)
           out.updates.push_back(ZUpdate{ZoFedSgdSeed(o_.seed, plan.round, replies[i].client),
                                         static_cast<float>(-o_.lr * w[i] * out.client_values[i]), 1.0f});
-      // Up: (32-bit seed tag, 32-bit scalar); down: every contributor's pair.
-      out.traffic = Traffic{64, 64ull * n};
+      // Up: the f32 scalar only (every participant derives the client's seed,
+      // StepSeed(run, t, c + 1)); down: every contributor's scalar (the
+      // record's participant list says whose; the rule's weights follow from
+      // the scalars).
+      out.traffic = Traffic{32, 32ull * n};
       break;
     }
     case FedAlgorithm::kFedKSeed:

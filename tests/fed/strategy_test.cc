@@ -153,6 +153,21 @@ TEST(StrategyTest, OptionsThatCouldOverflowTheLedgerOrTheShardsAreRefused) {
   EXPECT_TRUE(Strategy::Create(fs, {16, 9, 30}).ok());
 }
 
+// --aggregate weights ZO-FedSGD's replies; FedKSeed and FeedSign ignored it
+// silently.
+TEST(StrategyTest, AScalarRuleIsRefusedWhereItWouldBeIgnored) {
+  FedOptions o = KSeedOptions(FedAlgorithm::kFedKSeed);
+  o.rule = ScalarRule::kMedian;
+  auto k = Strategy::Create(o, std::vector<int64_t>(2, 7));
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.status().message(), "the aggregation rule median applies to zo-fedsgd only (fedkseed aggregates by its "
+                                  "own weighted mean)");
+  o.algo = FedAlgorithm::kZoFedSgd;
+  o.batch_size = 4;
+  auto zo = Strategy::Create(o, std::vector<int64_t>(2, 7));
+  EXPECT_TRUE(zo.ok()) << "ZO-FedSGD takes it: " << zo.status().ToString();
+}
+
 TEST(StrategyTest, AggregateIsIndependentOfArrivalOrder) {
   for (FedAlgorithm algo : {FedAlgorithm::kFedKSeed, FedAlgorithm::kFedKSeedPro}) {
     auto a = Strategy::Create(KSeedOptions(algo), {5, 9, 13, 2, 40, 8});
