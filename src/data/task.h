@@ -59,6 +59,7 @@
 
 #include "core/status.h"
 #include "data/dataset.h"
+#include "data/sampling.h"
 
 namespace seedtune {
 
@@ -120,21 +121,6 @@ Example TextExample(const TextLine& line);
 
 // ---- Portable sampling ----
 inline constexpr uint64_t kHoldoutSplitSeed = 0x5EED5EED0DA7A5E7ull;
-
-// xoshiro256** seeded through splitmix64.
-class PortableRng {
- public:
-  explicit PortableRng(uint64_t seed);
-  uint64_t Next();
-  // Uniform in [0, n), n > 0, without modulo bias (rejection sampling).
-  uint64_t Below(uint64_t n);
-
- private:
-  uint64_t s_[4];
-};
-
-// A permutation of 0..n-1: Fisher-Yates from the last position down.
-std::vector<int64_t> SeededPermutation(int64_t n, uint64_t seed);
 
 struct TrainDevIndices {
   std::vector<int64_t> train, dev;  // indices into the train pool, disjoint

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <numeric>
 
-#include "data/task.h"
+#include "data/sampling.h"
 
 namespace seedtune {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "data/task.h"
-#include "train/mezo.h"
+#include "data/sampling.h"
 
 namespace seedtune {
 

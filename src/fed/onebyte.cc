@@ -5,7 +5,7 @@
 #include <cmath>
 #include <memory>
 
-#include "train/mezo.h"
+#include "data/sampling.h"
 #include "zo/fingerprint.h"
 
 namespace seedtune {

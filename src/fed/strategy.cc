@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "core/little_endian.h"
-#include "data/task.h"
+#include "data/sampling.h"
 #include "fed/messages.h"
 #include "ledger/ledger.h"
 

@@ -13,23 +13,6 @@ double ScheduledLr(const MezoOptions& o, int64_t step) {
   return o.lr;
 }
 
-std::vector<int64_t> StepBatch(uint64_t run_seed, int64_t step, int batch_size, int64_t n) {
-  std::vector<int64_t> out;
-  if (n <= 0) return out;
-  const int64_t start = (step - 1) * batch_size;
-  std::vector<int64_t> perm;
-  int64_t perm_epoch = -1;
-  for (int64_t i = start; i < start + batch_size; ++i) {
-    const int64_t epoch = i / n;
-    if (epoch != perm_epoch) {
-      perm = SeededPermutation(n, StepSeed(run_seed, static_cast<uint64_t>(epoch), /*k=*/0xba7c4u));
-      perm_epoch = epoch;
-    }
-    out.push_back(perm[i % n]);
-  }
-  return out;
-}
-
 namespace {
 
 StatusOr<MezoEvalLog> Evaluate(ComputeBackend& model, std::span<const EncodedExample> dev, Objective objective,

@@ -87,10 +87,6 @@ struct MezoCallbacks {
 // The learning rate of `step` (1-based) under the schedule.
 double ScheduledLr(const MezoOptions& options, int64_t step);
 
-// Indices of the training examples of `step` (1-based): consecutive slices of
-// seeded per-epoch permutations of [0, n).
-std::vector<int64_t> StepBatch(uint64_t run_seed, int64_t step, int batch_size, int64_t n);
-
 // Trains `weights` in place on `train`; evaluates on `dev`.
 StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std::span<const EncodedExample> train,
                                std::span<const EncodedExample> dev, Objective objective, const MezoOptions& options,

@@ -33,18 +33,32 @@ RunSpec KSeedRun() {
 
 TEST(NetWireTest, RunConfigRoundTripsAndIsValidated) {
   RunSpec s = KSeedRun();
-  s.aggregate = "trimmed:0.25";
-  s.fed.rule = ScalarRule::kTrimmedMean;
-  s.fed.trim_fraction = 0.25;
   s.base_fingerprint = "0123456789abcdef";
   wire::RunConfig c;
   ToWire(s, &c);
   auto back = FromWire(c);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(RunLedgerHeader(*back).hyperparameters, RunLedgerHeader(s).hyperparameters);
-  EXPECT_EQ(back->fed.trim_fraction, 0.25);
   EXPECT_EQ(back->base_fingerprint, s.base_fingerprint);
   EXPECT_EQ(back->data.seed, 7u);
+  // The scalar rule travels for ZO-FedSGD, and is refused for FedKSeed-Pro,
+  // which would ignore it.
+  RunSpec z = s;
+  z.fed.algo = FedAlgorithm::kZoFedSgd;
+  z.aggregate = "trimmed:0.25";
+  z.fed.rule = ScalarRule::kTrimmedMean;
+  z.fed.trim_fraction = 0.25;
+  wire::RunConfig zc;
+  ToWire(z, &zc);
+  auto zback = FromWire(zc);
+  ASSERT_TRUE(zback.ok()) << zback.status().ToString();
+  EXPECT_EQ(zback->fed.trim_fraction, 0.25);
+  EXPECT_EQ(RunLedgerHeader(*zback).hyperparameters, RunLedgerHeader(z).hyperparameters);
+  zc.set_algorithm("fedkseed-pro");
+  auto ignored = FromWire(zc);
+  ASSERT_FALSE(ignored.ok());
+  EXPECT_NE(ignored.status().message().find("applies to zo-fedsgd only"), std::string::npos)
+      << ignored.status().ToString();
   c.set_algorithm("mezo");
   EXPECT_FALSE(FromWire(c).ok()) << "mezo is not a networked algorithm";
   ToWire(s, &c);
