@@ -3,17 +3,22 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "core/assets.h"
 #include "core/mapped_file.h"
+#include "ledger/ledger.h"
+#include "support/child_process.h"
 #include "support/fixtures.h"
 #include "support/run_cli.h"
 
@@ -285,31 +290,47 @@ std::pair<int, std::string> LedgerEnd(const std::string& ledger) {
   return {j["records"].get<int>(), j["last_fingerprint"].get<std::string>()};
 }
 
-// Runs `args LEDGER` to the end once, then again killed with SIGKILL after
-// each of `delays` seconds and resumed with --resume: every resumed run must
-// end with `records` records and the uninterrupted run's fingerprint.
+// Runs `args LEDGER` to the end once, then again, killed with SIGKILL as soon
+// as its ledger holds each of `fractions` of the records (progress read from
+// the file, not guessed from the clock), and resumed with --resume: every
+// resumed run must end with `records` records and the uninterrupted run's
+// fingerprint.
 void ExpectResumeAfterSigkill(const std::string& args, const std::string& dir, int records,
-                              std::initializer_list<double> delays) {
+                              std::initializer_list<double> fractions) {
   ASSERT_EQ(RunCli(args + dir + "/ref.ledger").code, 0);
   const auto ref = LedgerEnd(dir + "/ref.ledger");
   ASSERT_EQ(ref.first, records);
-  int interrupted = 0;
-  for (double delay : delays) {
-    const std::string ledger = dir + "/kill" + std::to_string(static_cast<int>(delay * 100)) + ".ledger";
-    const std::string cmd = std::string(SEEDTUNE_BINARY) + " " + args + ledger + " >/dev/null 2>&1 & pid=$!; sleep " +
-                            std::to_string(delay) + "; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-    std::ifstream probe(ledger);
-    if (!probe) continue;  // killed before the ledger existed: nothing to resume
-    Result show = RunCli("ledger show " + ledger + " --json", true);
-    if (show.out.find("\"records\"") != std::string::npos && LedgerEnd(ledger).first < records) ++interrupted;
+  for (double fraction : fractions) {
+    const int at = std::max(1, static_cast<int>(fraction * records));
+    const std::string ledger = dir + "/kill-at-" + std::to_string(at) + ".ledger";
+    const pid_t pid = testing::Spawn(std::string(SEEDTUNE_BINARY) + " " + args + ledger + " > /dev/null 2>&1");
+    ASSERT_GT(pid, 0);
+    bool exited = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto seen = ReadLedger(ledger);
+      if (seen.ok() && static_cast<int>(seen->records.size()) >= at) break;
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        exited = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (!exited) {
+      testing::KillProcess(pid, SIGKILL);
+      testing::WaitExit(pid, 10);
+    }
+    ASSERT_FALSE(exited) << "the run ended before its ledger held " << at << " records";
+    const int held = LedgerEnd(ledger).first;
+    EXPECT_GE(held, at);
+    EXPECT_LT(held, records) << "killed at " << at << " records, after the run ended";
     Result r = RunCli(args + ledger + " --resume", true);
     ASSERT_EQ(r.code, 0) << r.out;
     const auto got = LedgerEnd(ledger);
-    EXPECT_EQ(got.first, records) << "delay " << delay;
-    EXPECT_EQ(got.second, ref.second) << "delay " << delay;
+    EXPECT_EQ(got.first, records) << "killed at " << held;
+    EXPECT_EQ(got.second, ref.second) << "killed at " << held;
   }
-  EXPECT_GE(interrupted, 1) << "no kill landed mid-run; the machine is faster than the delays assume";
 }
 
 TEST(CliTest, ResumeAfterSigkillReachesTheSameFingerprint) {
@@ -319,7 +340,7 @@ TEST(CliTest, ResumeAfterSigkillReachesTheSameFingerprint) {
   const std::string args = "train --model " + m + " --task text:" + WriteParkText(dir) +
                            " --train-n 60 --dev-n 4 --eval-n 4 --steps 150 --batch 4 --lr 3e-5 "
                            "--no-keep-best --fingerprint-every 7 --ledger ";
-  ExpectResumeAfterSigkill(args, dir, 150, {0.25, 0.6, 1.0});
+  ExpectResumeAfterSigkill(args, dir, 150, {0.1, 0.45, 0.8});
 }
 
 // simulate --resume: FedKSeed-Pro (whose seed sampling depends on every
@@ -334,7 +355,7 @@ TEST(CliTest, SimulateResumeAfterSigkillReachesTheSameFingerprint) {
                            " --train-n 60 --dev-n 0 --eval-n 4 --clients 4 --partition iid "
                            "--client-fraction 0.5 --local-steps 10 --K 64 --rounds 150 --lr 3e-5 "
                            "--snapshot-every 25 --ledger ";
-  ExpectResumeAfterSigkill(args, dir, 150, {0.7, 1.4, 2.2});
+  ExpectResumeAfterSigkill(args, dir, 150, {0.1, 0.45, 0.8});
   // Resuming with other options is refused, naming the ledger.
   std::string changed = args;
   changed.replace(changed.find("--lr 3e-5"), 9, "--lr 1e-4");

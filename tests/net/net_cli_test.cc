@@ -18,7 +18,7 @@
 #include "core/assets.h"
 #include "ledger/ledger.h"
 #include "ledger/replay.h"
-#include "net/child_process.h"
+#include "support/child_process.h"
 #include "runtime/model_source.h"
 #include "support/fixtures.h"
 #include "zo/fingerprint.h"

@@ -18,7 +18,7 @@
 #include "core/assets.h"
 #include "fed/federated_data.h"
 #include "fed/onebyte.h"
-#include "net/child_process.h"
+#include "support/child_process.h"
 #include "net/peer_wire.h"
 #include "runtime/model_source.h"
 #include "seedtune/v1/peer.grpc.pb.h"

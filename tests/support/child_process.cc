@@ -1,4 +1,4 @@
-#include "net/child_process.h"
+#include "support/child_process.h"
 
 #include <signal.h>
 #include <spawn.h>
