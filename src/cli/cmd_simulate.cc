@@ -17,7 +17,9 @@
 #include "fed/federated_data.h"
 #include "fed/onebyte.h"
 #include "fed/simulation.h"
+#include "fed/run_header.h"
 #include "ledger/ledger.h"
+#include "ledger/resume.h"
 #include "ledger/replay.h"
 #include "ledger/snapshot.h"
 #include "runtime/model_source.h"
@@ -199,44 +201,17 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     std::unique_ptr<LedgerWriter> ledger;
     Status ledger_status;
     if (!a->ledger.empty()) {
-      LedgerHeader h;
-      h.base_fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
-      h.algorithm = a->algo;
-      // The run's identity: everything that changes what a round computes.
-      nlohmann::json hyper{{"lr", sim.lr}, {"eps", sim.eps}, {"batch", sim.batch_size},
-                                         {"clients", clients}, {"partition", a->partition}, {"K", sim.num_seeds},
-                                         {"local_steps", sim.local_steps}, {"client_fraction", sim.client_fraction},
-                                         {"byzantine", a->byzantine}, {"attack", a->attack}, {"aggregate", a->rule},
-                                         {"task", a->task}, {"rounds", sim.rounds},
-                                         // the data every shard is derived from
-                                         {"train_n", a->train_n}, {"dev_n", a->dev_n},
-                                         {"max_length", a->max_length}, {"min_per_client", a->min_per_client}};
-      if (sim.dp_epsilon > 0.0) hyper["dp_epsilon"] = sim.dp_epsilon;  // (absent when off: older ledgers stay the same run)
-      if (sim.max_abs_scalar != kDefaultMaxAbsScalar) hyper["max_scalar"] = sim.max_abs_scalar;  // (likewise)
-      h.hyperparameters = hyper.dump();
-      h.run_seed = sim.seed;
-      h.distribution = a->dist;
+      const LedgerHeader h = FederatedLedgerHeader(sim, dopts, a->rule, sim.rounds, fdata->data_digest,
+                                                   FingerprintHex(ModelFingerprint(*weights, ctx)));
       if (a->resume && !std::filesystem::exists(a->ledger))
         return Fail("simulate", NotFound("--resume: {} does not exist (drop --resume to start a new run)", a->ledger));
       if (a->resume) {
-        auto contents = ReadLedger(a->ledger);
+        auto contents = ReadLedgerForResume(a->ledger, h);
         if (!contents.ok()) return Fail("simulate", contents.status());
-        const auto& old = contents->header;
-        if (old.algorithm != h.algorithm || old.hyperparameters != h.hyperparameters || old.run_seed != h.run_seed ||
-            old.distribution != h.distribution)
-          return Fail("simulate", FailedPrecondition("{}: the ledger records a different run ({} {} seed {}); resume "
-                                                     "with the same options",
-                                                     a->ledger, old.algorithm, old.hyperparameters, old.run_seed));
-        if (Status ok = CheckAppendable(*contents, a->ledger); !ok.ok()) return Fail("simulate", ok);
         if (!contents->tail_problem.empty())
           std::fprintf(stderr, "resume: %s: %s; dropping it and continuing after the valid prefix\n",
                        a->ledger.c_str(), contents->tail_problem.c_str());
-        for (size_t i = 0; i < contents->records.size(); ++i) {
-          if (contents->records[i].round != i + 1)
-            return Fail("simulate", DataLoss("{}: record {} is round {}, expected {}", a->ledger, i,
-                                             contents->records[i].round, i + 1));
-          sim.restore_aux.push_back(contents->records[i].aux);
-        }
+        for (const LedgerRecord& r : contents->records) sim.restore_aux.push_back(r.aux);
         ReplayOptions ropts;
         ropts.ledger_path = a->ledger;
         ropts.use_snapshots = true;

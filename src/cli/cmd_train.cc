@@ -18,6 +18,7 @@
 #include "data/task.h"
 #include "formats/convert.h"
 #include "ledger/ledger.h"
+#include "ledger/resume.h"
 #include "ledger/replay.h"
 #include "ledger/snapshot.h"
 #include "runtime/model_source.h"
@@ -66,6 +67,24 @@ StatusOr<Prepared> Prepare(const TaskArgs& t, const Tokenizer& tok, const ModelC
   ASSIGN_OR_RETURN(p.dev, EncodeExamples(p.task.dev, tok, max_len));
   ASSIGN_OR_RETURN(p.eval, EncodeExamples(p.task.eval, tok, max_len));
   return p;
+}
+
+// The digest of the training and dev examples as loaded (tokens = false) or
+// as encoded (true): the ledger header's "data" and "tokens".
+std::string TrainDevDigest(const Prepared& p, bool tokens) {
+  Digest64 d;
+  if (tokens) {
+    for (const auto* set : {&p.train, &p.dev}) {
+      d.AddU64(set->size());
+      for (const auto& e : *set) AddToDigest(e, &d);
+    }
+  } else {
+    for (const auto* set : {&p.task.train, &p.task.dev}) {
+      d.AddU64(set->size());
+      for (const auto& e : *set) AddToDigest(e, &d);
+    }
+  }
+  return d.Hex();
 }
 
 StatusOr<EvalResult> EvalWithBar(ModelWeights& w, ThreadingContext& ctx, BackendKind backend,
@@ -167,22 +186,19 @@ CommandRunner RegisterTrain(CLI::App& app) {
                                          {"q", a->mezo.directions}, {"weight_decay", a->mezo.weight_decay},
                                          {"schedule", a->schedule}, {"task", t->task}, {"steps", a->mezo.steps},
                                          {"train_n", t->train_n}, {"data_seed", t->data_seed},
-                                         {"dev_n", t->dev_n}, {"max_length", t->max_length}}
+                                         {"dev_n", t->dev_n}, {"max_length", t->max_length},
+                                         // what the run trained and selected on: the examples, and
+                                         // their tokens (so another tokenizer is another run)
+                                         {"data", TrainDevDigest(*prep, /*tokens=*/false)},
+                                         {"tokens", TrainDevDigest(*prep, /*tokens=*/true)}}
                               .dump();
       h.run_seed = a->mezo.seed;
       h.distribution = a->dist;
       if (a->resume && !std::filesystem::exists(a->ledger))
         return Fail("train", NotFound("--resume: {} does not exist (drop --resume to start a new run)", a->ledger));
       if (a->resume) {
-        auto contents = ReadLedger(a->ledger);
+        auto contents = ReadLedgerForResume(a->ledger, h);
         if (!contents.ok()) return Fail("train", contents.status());
-        const auto& old = contents->header;
-        if (old.algorithm != h.algorithm || old.hyperparameters != h.hyperparameters || old.run_seed != h.run_seed ||
-            old.distribution != h.distribution)
-          return Fail("train", FailedPrecondition("{}: the ledger records a different run ({} {} seed {}); resume "
-                                                  "with the same options",
-                                                  a->ledger, old.algorithm, old.hyperparameters, old.run_seed));
-        if (Status ok = CheckAppendable(*contents, a->ledger); !ok.ok()) return Fail("train", ok);
         if (!contents->tail_problem.empty())
           std::fprintf(stderr, "resume: %s: %s; dropping it and continuing after the valid prefix\n",
                        a->ledger.c_str(), contents->tail_problem.c_str());

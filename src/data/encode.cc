@@ -4,6 +4,17 @@
 
 namespace seedtune {
 
+void AddToDigest(const EncodedExample& e, Digest64* d) {
+  d->AddU64(e.candidates.size());
+  for (const SequenceRequest& c : e.candidates) {
+    d->AddU64(c.tokens.size());
+    for (int32_t t : c.tokens) d->AddU64(static_cast<uint32_t>(t));
+    d->AddU64(static_cast<uint32_t>(c.score_begin));
+    d->AddU64(static_cast<uint32_t>(c.score_end));
+  }
+  d->AddU64(static_cast<uint64_t>(e.label));
+}
+
 int64_t EffectiveMaxLength(int64_t requested, const ModelConfig& config) {
   const int64_t want = requested > 0 ? requested : kDefaultMaxLength;
   return config.max_positions > 0 ? std::min(want, config.max_positions) : want;

@@ -34,6 +34,10 @@ struct EncodedExample {
   int label = 0;
 };
 
+// Adds an encoded example (every candidate's tokens and scored range, the
+// label) to a digest: with the raw data it covers the tokenizer and max_length.
+void AddToDigest(const EncodedExample& example, Digest64* digest);
+
 // min(requested, config.max_positions) (requested <= 0: kDefaultMaxLength).
 int64_t EffectiveMaxLength(int64_t requested, const ModelConfig& config);
 

@@ -228,6 +228,14 @@ Example TextExample(const TextLine& line) {
 
 // ---------------------------------------------------------------- sampling
 
+void AddToDigest(const Example& e, Digest64* d) {
+  d->AddString(e.prompt);
+  d->AddU64(e.candidates.size());
+  for (const auto& c : e.candidates) d->AddString(c);
+  d->AddU64(static_cast<uint64_t>(e.label));
+  d->AddU64(e.append_eos ? 1 : 0);
+}
+
 TrainDevIndices SampleTrainDev(int64_t pool_size, int64_t train_n, int64_t dev_n, uint64_t seed) {
   train_n = std::max<int64_t>(train_n, 0);
   dev_n = std::max<int64_t>(dev_n, 0);

@@ -57,6 +57,7 @@
 #include <string>
 #include <vector>
 
+#include "core/digest.h"
 #include "core/status.h"
 #include "data/dataset.h"
 #include "data/sampling.h"
@@ -72,6 +73,9 @@ struct Example {
   // FedKSeed's `{output}{eos}` targets. False for every MeZO task.
   bool append_eos = false;
 };
+
+// Adds an example (prompt, candidates, label, append_eos) to a data digest.
+void AddToDigest(const Example& example, Digest64* digest);
 
 enum class Objective { kCandidateClassification, kLanguageModel };
 const char* ObjectiveName(Objective objective);

@@ -37,6 +37,19 @@ StatusOr<ClientShards> Partition(const FederatedDataOptions& o, const std::vecto
   return PartitionDirichlet(labels, classes, o.clients, alpha, o.min_per_client, o.seed);
 }
 
+// Every shard's examples in client order, then the dev set.
+std::string ShardsDigest(const Task& task, const ClientShards& shards) {
+  Digest64 d;
+  d.AddU64(shards.size());
+  for (const auto& shard : shards) {
+    d.AddU64(shard.size());
+    for (int64_t i : shard) AddToDigest(task.train[static_cast<size_t>(i)], &d);
+  }
+  d.AddU64(task.dev.size());
+  for (const auto& e : task.dev) AddToDigest(e, &d);
+  return d.Hex();
+}
+
 }  // namespace
 
 StatusOr<FederatedData> LoadFederatedData(const FederatedDataOptions& o, const Tokenizer& tokenizer,
@@ -53,13 +66,14 @@ StatusOr<FederatedData> LoadFederatedData(const FederatedDataOptions& o, const T
   std::vector<int> labels;
   for (const auto& e : train) labels.push_back(e.label);
   ASSIGN_OR_RETURN(ClientShards shards, Partition(o, labels));
+  out.data_digest = ShardsDigest(task, shards);
   out.shards.resize(static_cast<size_t>(o.clients));
   for (int c = 0; c < o.clients; ++c)
     for (int64_t i : shards[static_cast<size_t>(c)]) out.shards[static_cast<size_t>(c)].push_back(train[static_cast<size_t>(i)]);
   return out;
 }
 
-StatusOr<std::vector<int64_t>> FederatedShardSizes(const FederatedDataOptions& o) {
+StatusOr<FederatedShardPlan> DescribeFederatedShards(const FederatedDataOptions& o) {
   if (o.clients <= 0) return InvalidArgument("--clients must be positive, not {}", o.clients);
   FederatedDataOptions sampling = o;
   sampling.eval_n = 0;  // the evaluation split is each client's own choice
@@ -67,9 +81,10 @@ StatusOr<std::vector<int64_t>> FederatedShardSizes(const FederatedDataOptions& o
   std::vector<int> labels;
   for (const auto& e : task.train) labels.push_back(e.label);
   ASSIGN_OR_RETURN(ClientShards shards, Partition(o, labels));
-  std::vector<int64_t> sizes;
-  for (const auto& shard : shards) sizes.push_back(static_cast<int64_t>(shard.size()));
-  return sizes;
+  FederatedShardPlan plan;
+  for (const auto& shard : shards) plan.sizes.push_back(static_cast<int64_t>(shard.size()));
+  plan.digest = ShardsDigest(task, shards);
+  return plan;
 }
 
 }  // namespace seedtune

@@ -33,14 +33,22 @@ struct FederatedData {
   std::vector<EncodedExample> dev, eval;
   Objective objective = Objective::kCandidateClassification;
   std::string task_name;
+  // Of the raw examples every shard and the dev set hold (DescribeFederatedShards
+  // gives the same without a tokenizer): the ledger header's "data".
+  std::string data_digest;
 };
 
 StatusOr<FederatedData> LoadFederatedData(const FederatedDataOptions& options, const Tokenizer& tokenizer,
                                           const ModelConfig& config);
 
-// How many training examples each client's shard holds, derived from the same
-// (task, partition, clients, seed) without a tokenizer or model: what a
-// coordinator checks the clients' reported counts against.
-StatusOr<std::vector<int64_t>> FederatedShardSizes(const FederatedDataOptions& options);
+// What every shard holds, derived from the same (task, partition, clients,
+// seed) without a tokenizer or model: its size (what a coordinator checks the
+// clients' reported counts against) and the digest of every shard's raw
+// examples and the dev set (LoadFederatedData's data_digest).
+struct FederatedShardPlan {
+  std::vector<int64_t> sizes;
+  std::string digest;
+};
+StatusOr<FederatedShardPlan> DescribeFederatedShards(const FederatedDataOptions& options);
 
 }  // namespace seedtune

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/limits.h"
+#include "ledger/resume.h"
 #include "net/coordinator_impl.h"
 
 namespace seedtune {
@@ -47,27 +48,20 @@ Status CoordinatorServer::Impl::Open() {
   // The clients' shard sizes, derived here from the run's data options: a
   // client's reported count is checked against them, never trusted (it
   // weights FedKSeed's aggregate).
-  auto sizes = FederatedShardSizes(o.run.data);
-  if (!sizes.ok())
-    return sizes.status().WithContext("the coordinator derives each client's shard size from the task (--data names "
-                                      "its dataset root)");
-  shard_sizes = std::move(*sizes);
+  auto plan = DescribeFederatedShards(o.run.data);
+  if (!plan.ok())
+    return plan.status().WithContext("the coordinator derives each client's shard size from the task (--data names "
+                                     "its dataset root)");
+  shard_sizes = std::move(plan->sizes);
+  o.run.data_digest = plan->digest;
   if (std::filesystem::exists(o.ledger_path)) {
-    ASSIGN_OR_RETURN(LedgerContents contents, ReadLedger(o.ledger_path));
-    LedgerHeader expected = RunLedgerHeader(o.run);
-    Status same = CheckSameRun(contents.header, expected);
-    if (!same.ok()) return same.WithContext(o.ledger_path + ": resume with the same options");
-    if (!o.run.base_fingerprint.empty() && o.run.base_fingerprint != contents.header.base_fingerprint)
-      return FailedPrecondition("{}: the ledger's base model is {}, not {}", o.ledger_path,
-                                contents.header.base_fingerprint, o.run.base_fingerprint);
+    ASSIGN_OR_RETURN(LedgerContents contents, ReadLedgerForResume(o.ledger_path, RunLedgerHeader(o.run)));
     o.run.base_fingerprint = contents.header.base_fingerprint;
-    RETURN_IF_ERROR(CheckAppendable(contents, o.ledger_path));
     if (!contents.tail_problem.empty())
       Log(fmt::format("{}: {}; dropping it and continuing after the valid prefix", o.ledger_path,
                       contents.tail_problem));
     for (size_t i = 0; i < contents.records.size(); ++i) {
       const LedgerRecord& r = contents.records[i];
-      if (r.round != i + 1) return DataLoss("{}: record {} is round {}, expected {}", o.ledger_path, i, r.round, i + 1);
       published.emplace_back();
       ToWire(r, candidates, &published.back());
       aux_history.push_back(r.aux);

@@ -24,6 +24,9 @@ struct RunSpec {
   // data.seed is fed.seed. data_dir and eval_n are each client's own.
   FederatedDataOptions data;
   std::string base_fingerprint;   // 16 hex digits; empty until known
+  // The coordinator's DescribeFederatedShards digest of the data (the ledger
+  // header's "data"); not on the wire: each client derives its own shard.
+  std::string data_digest;
   double heartbeat_interval_s = 1.0;
 
   int clients() const { return data.clients; }
@@ -32,13 +35,10 @@ struct RunSpec {
 // Checks what a coordinator needs: a networked algorithm, valid options.
 Status ValidateRunSpec(const RunSpec& spec);
 
-// The ledger header of the run. Its hyperparameters JSON has the same keys
-// and values as `seedtune simulate`'s, so a networked ledger and a simulated
-// one of the same options describe the same run.
+// The ledger header of the run: fed/run_header.h's FederatedLedgerHeader, the
+// one `seedtune simulate` writes, so a networked ledger and a simulated one of
+// the same options describe the same run.
 LedgerHeader RunLedgerHeader(const RunSpec& spec);
-
-// FailedPrecondition naming the first field where `header` records another run.
-Status CheckSameRun(const LedgerHeader& recorded, const LedgerHeader& expected);
 
 // 16 lowercase hex digits, as FingerprintHex prints.
 bool IsFingerprintHex(const std::string& s);

@@ -412,9 +412,21 @@ TEST(NetCliTest, ASecondServerIsRefusedAndADamagedLedgerIsKeptWhole) {
   auto whole = ReadLedger(net.dir + "/net.ledger");
   ASSERT_TRUE(whole.ok() && whole->records.size() == 8u);
 
-  // One flipped bit in the middle of the file.
+  // A restart with other data options is refused naming the field, and the
+  // ledger is left as it was.
   const std::string path = net.dir + "/net.ledger";
   std::string bytes = ReadFileText(path);
+  std::string other_data = second_server;
+  other_data.replace(other_data.find("--train-n 64"), 12, "--train-n 48");
+  EXPECT_EQ(testing::WaitExit(testing::Spawn(other_data + " > " + net.dir + "/other.out 2> " + net.dir + "/other.err"),
+                              60),
+            1);
+  EXPECT_NE(net.Err("other").find("the ledger records a different run: train_n is 64 there, 48 here"),
+            std::string::npos)
+      << net.Err("other");
+  EXPECT_EQ(ReadFileText(path), bytes);
+
+  // One flipped bit in the middle of the file.
   const size_t where = bytes.size() / 2;
   bytes[where] = static_cast<char>(bytes[where] ^ 0x10);
   {

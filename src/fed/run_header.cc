@@ -1,0 +1,43 @@
+#include "fed/run_header.h"
+
+#include <nlohmann/json.hpp>
+
+namespace seedtune {
+
+LedgerHeader FederatedLedgerHeader(const FedOptions& fed, const FederatedDataOptions& data,
+                                   const std::string& aggregate, int64_t rounds, const std::string& data_digest,
+                                   const std::string& base_fingerprint) {
+  LedgerHeader h;
+  h.base_fingerprint = base_fingerprint;
+  h.algorithm = FedAlgorithmName(fed.algo);
+  // Everything that changes what a round computes.
+  nlohmann::json hyper{{"lr", fed.lr},
+                       {"eps", fed.eps},
+                       {"batch", fed.batch_size},
+                       {"clients", data.clients},
+                       {"partition", data.partition},
+                       {"K", fed.num_seeds},
+                       {"local_steps", fed.local_steps},
+                       {"client_fraction", fed.client_fraction},
+                       {"byzantine", fed.byzantine.fraction},
+                       {"attack", AttackName(fed.byzantine.attack)},
+                       {"aggregate", aggregate},
+                       {"task", data.task},
+                       {"rounds", rounds},
+                       // the data every shard is derived from, and what it held
+                       {"train_n", data.train_n},
+                       {"dev_n", data.dev_n},
+                       {"max_length", data.max_length},
+                       {"min_per_client", data.min_per_client},
+                       {"data", data_digest}};
+  // Recorded only when not the default, so ledgers written before these
+  // options existed describe the same run.
+  if (fed.dp_epsilon > 0.0) hyper["dp_epsilon"] = fed.dp_epsilon;
+  if (fed.max_abs_scalar != kDefaultMaxAbsScalar) hyper["max_scalar"] = fed.max_abs_scalar;
+  h.hyperparameters = hyper.dump();
+  h.run_seed = fed.seed;
+  h.distribution = fed.dist == ZDistribution::kGaussian ? "gauss" : "rademacher";
+  return h;
+}
+
+}  // namespace seedtune
