@@ -30,12 +30,16 @@ demo: build assets
 	./$(BUILD_DIR)/seedtune demo
 
 FUZZ_SECONDS ?= 20
+# A fixed libFuzzer seed: every `make test` walks the same mutations from the
+# same seeds, so a green run here is a green run in CI; exploring new ground is
+# the longer runs' job (scripts/fuzz.sh 600; FUZZ_SEED=0 picks a random seed).
+FUZZ_SEED ?= 1
 
 # The bounded fuzz runs (every target in fuzz/ for FUZZ_SECONDS each; see
 # docs/fuzzing.md) go first so that ctest's summary is the last thing
 # `make test` prints.
 test: build assets venv
-	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+	FUZZ_FLAGS="-seed=$(FUZZ_SEED) $$FUZZ_FLAGS" bash scripts/fuzz.sh $(FUZZ_SECONDS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 bench: build assets
