@@ -7,6 +7,7 @@
 
 #include "backend/backend.h"
 #include "cli/common.h"
+#include "cli/shared_options.h"
 #include "data/task.h"
 #include "core/threading.h"
 #include "data/objective.h"
@@ -49,23 +50,22 @@ CommandRunner RegisterClient(CLI::App& app) {
   AddModelOption(cmd, o.get());
   AddTokenizerOption(cmd, o.get());
   cmd->add_option("--client-id", a->p.client_id, "This client's id (0..N-1): its data shard")->required()->check(InRange(0, 65535));
-  cmd->add_option("--data", a->data.data_dir, "Dataset root (default: data/ under the asset roots)");
-  a->task = cmd->add_option("--task", a->data.task, "Task (checked against the server's)");
-  a->clients = cmd->add_option("--clients", a->data.clients, "Number of clients (checked)")->check(InRange(1, 65536));
-  a->partition = cmd->add_option("--partition", a->data.partition, "iid or dirichlet:ALPHA (checked)");
-  a->train_n = cmd->add_option("--train-n", a->data.train_n, "Training examples over all clients (checked)")->check(AtLeast(1));
-  a->dev_n = cmd->add_option("--dev-n", a->data.dev_n, "Dev examples held out of the training pool (checked)")->check(AtLeast(0));
-  a->max_length = cmd->add_option("--max-length", a->data.max_length, "Tokens per sequence (checked)")->check(InRange(1, 1 << 20));
-  a->min_per_client = cmd->add_option("--min-per-client", a->data.min_per_client, "Dirichlet minimum (checked)")->check(AtLeast(0));
-  cmd->add_option("--eval-n", a->data.eval_n, "Evaluate the final model on this many examples (0: no evaluation)")
-      ->capture_default_str()->check(AtLeast(0));
-  cmd->add_option("--eval-batch", a->eval_batch, "Examples per evaluation forward pass")->capture_default_str()->check(InRange(1, 1 << 20));
+  AddShared(cmd, shared::kData, a->data.data_dir);
+  a->task = AddShared(cmd, shared::kTask, a->data.task, "checked against the server's");
+  a->clients = AddShared(cmd, shared::kClients, a->data.clients, "checked");
+  a->partition = AddShared(cmd, shared::kPartition, a->data.partition, "checked");
+  a->train_n = AddShared(cmd, shared::kTrainN, a->data.train_n, "checked");
+  a->dev_n = AddShared(cmd, shared::kDevN, a->data.dev_n, "checked");
+  a->max_length = AddShared(cmd, shared::kMaxLength, a->data.max_length, "checked");
+  a->min_per_client = AddShared(cmd, shared::kMinPerClient, a->data.min_per_client, "checked");
+  AddShared(cmd, shared::kEvalN, a->data.eval_n, "of the final model");
+  AddShared(cmd, shared::kEvalBatch, a->eval_batch);
   cmd->add_option("--token", a->p.token, "Bearer token for the server's --tokens");
   cmd->add_option("--ca", a->p.ca_path, "TLS: trust this CA certificate (PEM); without it the channel is plaintext");
   cmd->add_option("--connect-timeout", a->p.connect_timeout_s,
                   "Give up after the server was unreachable this many seconds")
       ->capture_default_str()->check(Seconds());
-  cmd->add_option("--metrics", a->metrics, "Write this client's events as JSON lines to this file");
+  AddShared(cmd, shared::kMetrics, a->metrics, "this client's events");
   AddThreadsOption(cmd, o.get());
   AddBackendOption(cmd, o.get());
   AddJsonOption(cmd, o.get());

@@ -27,6 +27,7 @@
 #include "backend/backend.h"
 #include "backend/generate.h"
 #include "cli/common.h"
+#include "cli/shared_options.h"
 #include "core/assets.h"
 #include "core/threading.h"
 #include "data/objective.h"
@@ -391,18 +392,18 @@ CommandRunner RegisterDemo(CLI::App& app) {
       "A federated run on loopback: a server and N clients as separate processes fine-tune stories260K on SST-2 "
       "with FedKSeed; prints accuracy before/after, bytes per client per round and the matching fingerprints");
   auto a = std::make_shared<DemoArgs>();
-  cmd->add_option("--rounds", a->rounds, "Rounds")->capture_default_str()->check(CLI::Range(1, 1000));
-  cmd->add_option("--clients", a->clients, "Client processes")->capture_default_str()->check(CLI::Range(1, 64));
+  AddShared(cmd, shared::kRounds, a->rounds, "at most 1000")->check(CLI::Range(1, 1000));
+  AddShared(cmd, shared::kClients, a->clients, "one process each, at most 64")->check(CLI::Range(1, 64));
   cmd->add_option("--threads", a->threads, "Threads per client process and for the in-process evaluation (0: all)")
       ->capture_default_str()
       ->check(InRange(0, MaxThreads()));
-  cmd->add_option("--K", a->K, "FedKSeed candidate seeds")->capture_default_str()->check(InRange(1, 65536));
-  cmd->add_option("--local-steps", a->tau, "FedKSeed local steps (tau) per sampled client")->capture_default_str()->check(InRange(1, 1 << 20));
-  cmd->add_option("--client-fraction", a->fraction, "Clients sampled per round")->capture_default_str()->check(Fraction());
-  cmd->add_option("--lr", a->lr, "Learning rate")->capture_default_str()->check(AtLeast(0));
-  cmd->add_option("--seed", a->seed, "Run seed")->capture_default_str();
-  cmd->add_option("--train-n", a->train_n, "Training examples over all clients")->capture_default_str()->check(AtLeast(1));
-  cmd->add_option("--eval-n", a->eval_n, "SST-2 dev examples evaluated before and after")->capture_default_str()->check(AtLeast(0));
+  AddShared(cmd, shared::kK, a->K);
+  AddShared(cmd, shared::kLocalSteps, a->tau);
+  AddShared(cmd, shared::kClientFraction, a->fraction);
+  AddShared(cmd, shared::kLr, a->lr);
+  AddShared(cmd, shared::kSeed, a->seed);
+  AddShared(cmd, shared::kTrainN, a->train_n);
+  AddShared(cmd, shared::kEvalN, a->eval_n, "SST-2 dev examples, before and after");
   cmd->add_option("--model", a->model, "Base model (an asset path or file)")->capture_default_str();
   cmd->add_option("--timeout", a->timeout_s, "Seconds before the processes still running are killed")
       ->capture_default_str()

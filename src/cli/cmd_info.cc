@@ -1,4 +1,4 @@
-// seedtune info MODEL: architecture, parameter count, tensor table.
+// seedtune info -m MODEL (or info MODEL): architecture, parameter count, tensor table.
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -13,9 +13,17 @@ namespace seedtune::cli {
 CommandRunner RegisterInfo(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Show a model's architecture, parameter count and tensor table");
   auto o = std::make_shared<CommonOptions>();
-  cmd->add_option("model", o->model, "Model (see `seedtune generate --help` for the accepted forms)")->required();
+  auto positional = std::make_shared<std::string>();
+  // -m as in every other command; the bare MODEL of earlier versions still works.
+  AddModelOption(cmd, o.get(), /*required=*/false);
+  cmd->add_option("model", *positional, "The model, as -m gives it");
   AddJsonOption(cmd, o.get());
-  return [o]() -> int {
+  return [o, positional]() -> int {
+    if (!positional->empty() && !o->model.empty() && *positional != o->model)
+      return Fail("info", InvalidArgument("two models given ({} and -m {}); give one", *positional, o->model)) + 1;
+    if (o->model.empty()) o->model = *positional;
+    // Usage errors exit 2, as CLI11's do.
+    if (o->model.empty()) return Fail("info", InvalidArgument("a model is required: seedtune info -m MODEL")) + 1;
     auto weights = LoadModelSpec(o->model);
     if (!weights.ok()) return Fail("info", weights.status());
     const ModelConfig& c = weights->config();

@@ -9,6 +9,7 @@
 
 #include "backend/backend.h"
 #include "cli/common.h"
+#include "cli/shared_options.h"
 #include "data/task.h"
 #include "core/threading.h"
 #include "fed/federated_data.h"
@@ -56,29 +57,29 @@ CommandRunner RegisterPeer(CLI::App& app) {
   cmd->add_option("--bootstrap", p.bootstrap, "Join the run through this live peer (host:port); without it, found a run");
   AddModelOption(cmd, o.get());
   AddTokenizerOption(cmd, o.get());
-  cmd->add_option("--data", a->data_dir, "Dataset root (default: data/ under the asset roots)");
+  AddShared(cmd, shared::kData, a->data_dir);
   auto& ro = a->run_opts;
-  ro["--task"] = cmd->add_option("--task", run.data.task, "Task (founder; checked when a joiner gives it)")->capture_default_str();
-  ro["--clients"] = cmd->add_option("--clients", run.data.clients, "Number of shards = peer ids")->capture_default_str()->check(InRange(1, 65536));
-  ro["--partition"] = cmd->add_option("--partition", run.data.partition, "iid or dirichlet:ALPHA")->capture_default_str();
-  ro["--train-n"] = cmd->add_option("--train-n", run.data.train_n, "Training examples over all shards")->capture_default_str()->check(AtLeast(1));
-  ro["--dev-n"] = cmd->add_option("--dev-n", run.data.dev_n, "Dev examples held out")->capture_default_str()->check(AtLeast(0));
-  ro["--max-length"] = cmd->add_option("--max-length", run.data.max_length, "Tokens per sequence")->capture_default_str()->check(InRange(1, 1 << 20));
-  ro["--min-per-client"] = cmd->add_option("--min-per-client", run.data.min_per_client, "Dirichlet minimum")->capture_default_str()->check(AtLeast(0));
+  ro["--task"] = AddShared(cmd, shared::kTask, run.data.task, "founder; checked when a joiner gives it");
+  ro["--clients"] = AddShared(cmd, shared::kClients, run.data.clients, "= shards = peer ids");
+  ro["--partition"] = AddShared(cmd, shared::kPartition, run.data.partition);
+  ro["--train-n"] = AddShared(cmd, shared::kTrainN, run.data.train_n);
+  ro["--dev-n"] = AddShared(cmd, shared::kDevN, run.data.dev_n);
+  ro["--max-length"] = AddShared(cmd, shared::kMaxLength, run.data.max_length);
+  ro["--min-per-client"] = AddShared(cmd, shared::kMinPerClient, run.data.min_per_client);
   ro["--iterations"] = cmd->add_option("--iterations", run.onebyte.iterations, "Iterations of the run")->capture_default_str()->check(AtLeast(1));
   ro["--samples"] = cmd->add_option("--samples", run.onebyte.samples, "Bytes (projected gradients) per peer per iteration")->capture_default_str()->check(InRange(1, 1 << 20));
-  ro["--batch"] = cmd->add_option("--batch", run.onebyte.batch_size, "Examples per peer per iteration")->capture_default_str()->check(InRange(1, 1 << 20));
-  ro["--lr"] = cmd->add_option("--lr", run.onebyte.lr, "Learning rate")->capture_default_str()->check(AtLeast(0));
-  ro["--eps"] = cmd->add_option("--eps", run.onebyte.eps, "SPSA perturbation scale")->capture_default_str()->check(Positive());
-  ro["--seed"] = cmd->add_option("--seed", run.onebyte.seed, "Run seed")->capture_default_str();
-  cmd->add_option("--dist", a->dist, "z distribution: gauss or rademacher")->check(CLI::IsMember({"gauss", "rademacher"}));
+  ro["--batch"] = AddShared(cmd, shared::kBatch, run.onebyte.batch_size, "per peer per iteration");
+  ro["--lr"] = AddShared(cmd, shared::kLr, run.onebyte.lr);
+  ro["--eps"] = AddShared(cmd, shared::kEps, run.onebyte.eps);
+  ro["--seed"] = AddShared(cmd, shared::kSeed, run.onebyte.seed);
+  AddShared(cmd, shared::kDist, a->dist);
   cmd->add_option("--leave-after", p.leave_after, "Leave after this iteration (0: stay to the end)")->capture_default_str()->check(AtLeast(0));
   cmd->add_option("--min-peers", p.min_peers, "Founder: start iteration 1 once this many peers (itself included) joined")
       ->capture_default_str()->check(InRange(1, 65536));
   cmd->add_option("--peer-timeout", p.peer_timeout_s, "Seconds to wait for a member's bytes before failing")
       ->capture_default_str()->check(Seconds());
   cmd->add_option("--pace", p.min_iteration_s, "Minimum seconds per iteration (demos and tests)")->capture_default_str()->check(InRange(0, kMaxTimeoutSeconds));
-  cmd->add_option("--metrics", a->metrics, "Write this peer's events as JSON lines to this file");
+  AddShared(cmd, shared::kMetrics, a->metrics, "this peer's events");
   cmd->add_option("--port-file", a->port_file, "Write the port actually bound to this file");
   AddThreadsOption(cmd, o.get());
   AddBackendOption(cmd, o.get());

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "cli/common.h"
+#include "cli/shared_options.h"
 #include "net/coordinator.h"
 
 namespace seedtune::cli {
@@ -32,31 +33,25 @@ CommandRunner RegisterServer(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--ledger", co.ledger_path, "Seed ledger: the run's write-ahead log (resumed when it exists)")
       ->required();
-  cmd->add_option("--clients", run.data.clients, "Number of clients (ids 0..N-1)")->capture_default_str()->check(InRange(1, 65536));
-  cmd->add_option("--rounds", run.rounds, "Rounds")->capture_default_str()->check(AtLeast(1));
-  cmd->add_option("--batch", run.fed.batch_size, "Examples per client per step")->capture_default_str()->check(InRange(1, 1 << 20));
-  cmd->add_option("--lr", run.fed.lr, "Learning rate (FeedSign: the step size eta)")->capture_default_str()->check(AtLeast(0));
-  cmd->add_option("--eps", run.fed.eps, "SPSA perturbation scale")->capture_default_str()->check(Positive());
-  cmd->add_option("--max-scalar", run.fed.max_abs_scalar, "Refuse replies whose projected gradient has |g| above this (part of the run config)")
-      ->capture_default_str()
-      ->check(Positive());
-  cmd->add_option("--seed", run.fed.seed, "Run seed")->capture_default_str();
-  cmd->add_option("--dist", a->dist, "z distribution: gauss or rademacher")->check(CLI::IsMember({"gauss", "rademacher"}));
-  cmd->add_option("--aggregate", a->rule, "ZO-FedSGD scalar rule: mean, median, trimmed:F")->capture_default_str();
-  cmd->add_option("--K", run.fed.num_seeds, "FedKSeed: candidate seeds")->capture_default_str()->check(InRange(1, 65536));
-  cmd->add_option("--local-steps", run.fed.local_steps, "FedKSeed: local MeZO steps per sampled client")
-      ->capture_default_str()->check(InRange(1, 1 << 20));
-  cmd->add_option("--client-fraction", run.fed.client_fraction, "FedKSeed: clients sampled per round")
-      ->capture_default_str()->check(Fraction());
-  cmd->add_option("--task", run.data.task, "Task every client trains on (as for `simulate`)")->capture_default_str();
-  cmd->add_option("--data", run.data.data_dir,
-                  "Dataset root, to derive each client's shard size (default: data/ under the asset roots)");
-  cmd->add_option("--partition", run.data.partition, "iid or dirichlet:ALPHA")->capture_default_str();
-  cmd->add_option("--train-n", run.data.train_n, "Training examples spread over the clients")->capture_default_str()->check(AtLeast(1));
-  cmd->add_option("--dev-n", run.data.dev_n, "Dev examples held out of the training pool")->capture_default_str()->check(AtLeast(0));
-  cmd->add_option("--max-length", run.data.max_length, "Tokens per sequence")->capture_default_str()->check(InRange(1, 1 << 20));
-  cmd->add_option("--min-per-client", run.data.min_per_client, "Dirichlet: minimum examples per client")
-      ->capture_default_str()->check(AtLeast(0));
+  AddShared(cmd, shared::kClients, run.data.clients);
+  AddShared(cmd, shared::kRounds, run.rounds);
+  AddShared(cmd, shared::kBatch, run.fed.batch_size, "per client");
+  AddShared(cmd, shared::kLr, run.fed.lr);
+  AddShared(cmd, shared::kEps, run.fed.eps);
+  AddShared(cmd, shared::kMaxScalar, run.fed.max_abs_scalar);
+  AddShared(cmd, shared::kSeed, run.fed.seed);
+  AddShared(cmd, shared::kDist, a->dist);
+  AddShared(cmd, shared::kAggregate, a->rule);
+  AddShared(cmd, shared::kK, run.fed.num_seeds);
+  AddShared(cmd, shared::kLocalSteps, run.fed.local_steps);
+  AddShared(cmd, shared::kClientFraction, run.fed.client_fraction);
+  AddShared(cmd, shared::kTask, run.data.task, "every client trains on it");
+  AddShared(cmd, shared::kData, run.data.data_dir, "to derive each client's shard size");
+  AddShared(cmd, shared::kPartition, run.data.partition);
+  AddShared(cmd, shared::kTrainN, run.data.train_n, "spread over the clients");
+  AddShared(cmd, shared::kDevN, run.data.dev_n);
+  AddShared(cmd, shared::kMaxLength, run.data.max_length);
+  AddShared(cmd, shared::kMinPerClient, run.data.min_per_client);
   cmd->add_option("--base-fingerprint", run.base_fingerprint,
                   "Fingerprint of the base model (seedtune info --json); default: the first client's");
   cmd->add_option("--quorum", co.quorum, "Replies that close a round at its deadline")->capture_default_str()->check(AtLeast(1));
@@ -83,7 +78,7 @@ CommandRunner RegisterServer(CLI::App& app) {
   cmd->add_option("--tokens", a->tokens, "Bearer tokens, one \"client-id token\" per line (default: no authentication)");
   cmd->add_option("--tls-cert", co.tls_cert_path, "TLS certificate chain (PEM)");
   cmd->add_option("--tls-key", co.tls_key_path, "TLS private key (PEM)");
-  cmd->add_option("--metrics", a->metrics, "Write per-round metrics and the summary as JSON lines to this file");
+  AddShared(cmd, shared::kMetrics, a->metrics, "per round, and the summary");
   cmd->add_option("--port-file", a->port_file, "Write the port actually bound to this file");
   cmd->add_flag("--json", a->json, "Print the summary as JSON on stdout");
   return [a]() -> int {

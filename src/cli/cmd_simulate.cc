@@ -9,6 +9,7 @@
 
 #include "backend/backend.h"
 #include "cli/common.h"
+#include "cli/shared_options.h"
 #include "core/progress.h"
 #include "core/threading.h"
 #include "data/encode.h"
@@ -48,46 +49,42 @@ CommandRunner RegisterSimulate(CLI::App& app) {
   cmd->add_option("--algo", a->algo, "mezo, feedsign, zo-fedsgd, fedkseed, fedkseed-pro, onebyte")->capture_default_str();
   AddModelOption(cmd, o.get());
   AddTokenizerOption(cmd, o.get());
-  cmd->add_option("--task", a->task, "Task (as for `train`)")->capture_default_str();
-  cmd->add_option("--data", a->data, "Dataset root (default: data/ under the asset roots)");
-  cmd->add_option("--train-n", a->train_n, "Training examples spread over the clients")->capture_default_str()->check(AtLeast(1));
-  cmd->add_option("--dev-n", a->dev_n, "Dev examples for evaluation during training")->capture_default_str()->check(AtLeast(0));
-  cmd->add_option("--eval-n", a->eval_n, "Evaluation examples")->capture_default_str()->check(AtLeast(0));
-  cmd->add_option("--max-length", a->max_length, "Tokens per sequence")->capture_default_str()->check(InRange(1, 1 << 20));
-  cmd->add_option("--clients", a->clients, "Number of clients")->capture_default_str()->check(InRange(1, 65536));
-  cmd->add_option("--partition", a->partition, "iid or dirichlet:ALPHA (over labels)")->capture_default_str();
-  cmd->add_option("--min-per-client", a->min_per_client, "Dirichlet: minimum examples per client")->check(AtLeast(0));
-  cmd->add_option("--rounds", a->sim.rounds, "Rounds (one step each for these algorithms)")->capture_default_str()->check(AtLeast(1));
-  cmd->add_option("--batch", a->sim.batch_size, "Examples per client per step")->capture_default_str()->check(InRange(1, 1 << 20));
-  cmd->add_option("--lr", a->sim.lr, "Learning rate (FeedSign: the step size eta)")->capture_default_str()->check(AtLeast(0));
-  cmd->add_option("--eps", a->sim.eps, "SPSA perturbation scale")->capture_default_str()->check(Positive());
-  cmd->add_option("--max-scalar", a->sim.max_abs_scalar, "Refuse replies whose projected gradient has |g| above this (part of the run config)")
-      ->capture_default_str()
-      ->check(Positive());
-  cmd->add_option("--seed", a->sim.seed, "Run seed")->capture_default_str();
-  cmd->add_option("--dist", a->dist, "z distribution: gauss or rademacher")->check(CLI::IsMember({"gauss", "rademacher"}));
+  AddShared(cmd, shared::kTask, a->task);
+  AddShared(cmd, shared::kData, a->data);
+  AddShared(cmd, shared::kTrainN, a->train_n);
+  AddShared(cmd, shared::kDevN, a->dev_n);
+  AddShared(cmd, shared::kEvalN, a->eval_n, "on the final model");
+  AddShared(cmd, shared::kMaxLength, a->max_length);
+  AddShared(cmd, shared::kClients, a->clients);
+  AddShared(cmd, shared::kPartition, a->partition);
+  AddShared(cmd, shared::kMinPerClient, a->min_per_client);
+  AddShared(cmd, shared::kRounds, a->sim.rounds, "one step each, FedKSeed tau local steps each");
+  AddShared(cmd, shared::kBatch, a->sim.batch_size, "per client");
+  AddShared(cmd, shared::kLr, a->sim.lr);
+  AddShared(cmd, shared::kEps, a->sim.eps);
+  AddShared(cmd, shared::kMaxScalar, a->sim.max_abs_scalar);
+  AddShared(cmd, shared::kSeed, a->sim.seed);
+  AddShared(cmd, shared::kDist, a->dist);
   cmd->add_option("--byzantine", a->byzantine, "Fraction of Byzantine clients")->capture_default_str()->check(InRange(0, 1));
   cmd->add_option("--attack", a->attack, "none, signflip, random (N(0, 100^2) scalar), scaled (-10 g)")
       ->capture_default_str();
-  cmd->add_option("--aggregate", a->rule, "ZO-FedSGD scalar rule: mean, median, trimmed:F")->capture_default_str();
+  AddShared(cmd, shared::kAggregate, a->rule);
   cmd->add_option("--dp-epsilon", a->sim.dp_epsilon,
                   "FeedSign DP variant: clients send their sign through randomized response (flip probability "
                   "1/(1+e^eps)), eps-local DP per step; 0 = off")
       ->capture_default_str()
       ->check(AtLeast(0));
-  cmd->add_option("--K", a->sim.num_seeds, "FedKSeed: candidate seeds")->capture_default_str()->check(InRange(1, 65536));
-  cmd->add_option("--local-steps", a->sim.local_steps, "FedKSeed: local MeZO steps per sampled client (batch 1)")
-      ->capture_default_str()->check(InRange(1, 1 << 20));
-  cmd->add_option("--client-fraction", a->sim.client_fraction, "FedKSeed: clients sampled per round")
-      ->capture_default_str()->check(Fraction());
+  AddShared(cmd, shared::kK, a->sim.num_seeds);
+  AddShared(cmd, shared::kLocalSteps, a->sim.local_steps);
+  AddShared(cmd, shared::kClientFraction, a->sim.client_fraction);
   cmd->add_option("--samples", a->samples, "onebyte: projected gradients (bytes) per machine per iteration")
       ->capture_default_str()->check(InRange(1, 1 << 20));
   cmd->add_option("--eval-every", a->sim.eval_every, "Dev evaluation every N rounds (0: at the end)")->check(AtLeast(0));
-  cmd->add_option("--eval-batch", a->sim.eval_batch, "Examples per evaluation forward pass")->check(InRange(1, 1 << 20));
+  AddShared(cmd, shared::kEvalBatch, a->sim.eval_batch);
   cmd->add_flag("--replicas", a->sim.replicas,
                 "Every client keeps its own model copy and applies each round's update; fail unless all fingerprints "
                 "agree (memory grows with clients)");
-  cmd->add_option("--metrics", a->metrics, "Write per-round metrics as JSON lines to this file");
+  AddShared(cmd, shared::kMetrics, a->metrics);
   cmd->add_option("--ledger", a->ledger, "Record every round's update list and fingerprint in this seed ledger");
   cmd->add_flag("--resume", a->resume,
                 "Continue the run recorded in --ledger (same options): rebuild the model from the ledger (latest "

@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "cli/common.h"
+#include "cli/shared_options.h"
 #include "core/progress.h"
 #include "core/threading.h"
 #include "data/encode.h"
@@ -36,17 +37,13 @@ struct TaskArgs {
 };
 
 void AddTaskOptions(CLI::App* cmd, TaskArgs* t) {
-  cmd->add_option("--task", t->task,
-                  "sst2, rte, cb, boolq, wsc, wic, multirc, copa, sst5, trec, ni:<task>, text:<file>")
-      ->capture_default_str();
-  cmd->add_option("--data", t->data, "Dataset root holding sst2/, superglue/, lmbff/, natural-instructions/ "
-                                     "(default: data/ under the asset roots)");
-  cmd->add_option("--train-n", t->train_n, "Training examples sampled (MeZO: 1000)")->capture_default_str()->check(AtLeast(0));
-  cmd->add_option("--dev-n", t->dev_n, "Dev examples sampled from train (MeZO: 500)")->capture_default_str()->check(AtLeast(0));
-  cmd->add_option("--eval-n", t->eval_n, "Evaluation examples (MeZO: up to 1000)")->capture_default_str()->check(AtLeast(0));
+  AddShared(cmd, shared::kTask, t->task);
+  AddShared(cmd, shared::kData, t->data);
+  AddShared(cmd, shared::kTrainN, t->train_n, "MeZO: 1000");
+  AddShared(cmd, shared::kDevN, t->dev_n, "MeZO: 500");
+  AddShared(cmd, shared::kEvalN, t->eval_n, "MeZO: up to 1000");
   cmd->add_option("--data-seed", t->data_seed, "Seed of the train/dev/eval sampling")->capture_default_str();
-  cmd->add_option("--max-length", t->max_length, "Tokens per sequence (truncated from the left)")
-      ->capture_default_str()->check(InRange(1, 1 << 20));
+  AddShared(cmd, shared::kMaxLength, t->max_length);
 }
 
 struct Prepared {
@@ -122,20 +119,20 @@ CommandRunner RegisterTrain(CLI::App& app) {
   AddTokenizerOption(cmd, o.get());
   AddTaskOptions(cmd, t.get());
   cmd->add_option("--steps", a->mezo.steps, "Optimisation steps")->capture_default_str()->check(AtLeast(1));
-  cmd->add_option("--batch", a->mezo.batch_size, "Examples per step")->capture_default_str()->check(InRange(1, 1 << 20));
-  cmd->add_option("--lr", a->mezo.lr, "Learning rate")->capture_default_str()->check(AtLeast(0));
-  cmd->add_option("--eps", a->mezo.eps, "SPSA perturbation scale")->capture_default_str()->check(Positive());
+  AddShared(cmd, shared::kBatch, a->mezo.batch_size);
+  AddShared(cmd, shared::kLr, a->mezo.lr);
+  AddShared(cmd, shared::kEps, a->mezo.eps);
   cmd->add_option("--weight-decay", a->mezo.weight_decay, "Decoupled weight decay (not on biases / norms)")->check(AtLeast(0));
   cmd->add_option("--q", a->mezo.directions, "SPSA directions per step (n-SPSA)")->capture_default_str()->check(InRange(1, 1024));
   cmd->add_option("--lr-schedule", a->schedule, "constant or linear (decay to 0)")
       ->check(CLI::IsMember({"constant", "linear"}));
-  cmd->add_option("--dist", a->dist, "z distribution: gauss or rademacher")->check(CLI::IsMember({"gauss", "rademacher"}));
-  cmd->add_option("--seed", a->mezo.seed, "Run seed (step seeds and minibatch order)")->capture_default_str();
+  AddShared(cmd, shared::kDist, a->dist);
+  AddShared(cmd, shared::kSeed, a->mezo.seed);
   cmd->add_option("--eval-every", a->mezo.eval_every, "Evaluate on dev every N steps (0: at the end)")->check(AtLeast(0));
-  cmd->add_option("--eval-batch", a->mezo.eval_batch, "Examples per evaluation forward pass")->check(InRange(1, 1 << 20));
+  AddShared(cmd, shared::kEvalBatch, a->mezo.eval_batch);
   cmd->add_flag("!--no-keep-best", a->keep_best, "End with the final weights instead of the best dev evaluation");
   cmd->add_flag("!--no-eval-before", a->eval_before, "Skip the zero-shot evaluation");
-  cmd->add_option("--metrics", a->metrics, "Write metrics as JSON lines to this file (default: stdout with --json)");
+  AddShared(cmd, shared::kMetrics, a->metrics, "default: stdout with --json");
   cmd->add_option("--out", a->out, "Export the trained model as a Hugging Face directory");
   AddForceOption(cmd, &a->force);
   cmd->add_option("--ledger", a->ledger,

@@ -385,6 +385,21 @@ TEST(CliTest, SimulateResumeAfterSigkillReachesTheSameFingerprint) {
   EXPECT_NE(other.out.find("the ledger records a different run: data is"), std::string::npos) << other.out;
 }
 
+// info takes -m like every other command (and the bare MODEL it took before).
+TEST(CliTest, InfoTakesTheModelWithMLikeEveryCommand) {
+  Result dash_m = RunCli("info -m random:opt-125m --json");
+  ASSERT_EQ(dash_m.code, 0) << dash_m.out;
+  Result bare = RunCli("info random:opt-125m --json");
+  ASSERT_EQ(bare.code, 0) << bare.out;
+  EXPECT_EQ(nlohmann::json::parse(dash_m.out)["fingerprint"], nlohmann::json::parse(bare.out)["fingerprint"]);
+  Result none = RunCli("info", true);
+  EXPECT_EQ(none.code, 2) << none.out;
+  EXPECT_NE(none.out.find("a model is required: seedtune info -m MODEL"), std::string::npos) << none.out;
+  Result two = RunCli("info random:gpt2 -m random:opt-125m", true);
+  EXPECT_EQ(two.code, 2) << two.out;
+  EXPECT_NE(two.out.find("two models given"), std::string::npos) << two.out;
+}
+
 TEST(CliTest, RandomShapesAreLabelled) {
   Result r = RunCli("info random:opt-125m --json");
   ASSERT_EQ(r.code, 0);
