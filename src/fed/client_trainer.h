@@ -16,6 +16,8 @@
 
 namespace seedtune {
 
+// One participant; what it computes for a round is its algorithm's
+// (fed/algorithms/participants.h), given this client's data and options.
 class ClientTrainer {
  public:
   // `data` is the client's shard (it must outlive the trainer). `byzantine`
@@ -27,6 +29,11 @@ class ClientTrainer {
   int id() const { return id_; }
   int64_t num_examples() const { return static_cast<int64_t>(data_.size()); }
   bool byzantine() const { return byzantine_; }
+  const FedOptions& options() const { return o_; }
+  Objective objective() const { return objective_; }
+  std::span<const EncodedExample> data() const { return data_; }
+  // FedKSeed's K candidate seeds (empty for the other algorithms).
+  const std::vector<uint64_t>& candidates() const { return candidates_; }
 
   // The client's reply to `plan`. `global_view` is a backend serving the
   // current global weights `global` (MeZO / FeedSign / ZO-FedSGD evaluate
@@ -39,6 +46,19 @@ class ClientTrainer {
 
   // Client k's minibatch of a step: its own seeded epoch permutations.
   std::vector<EncodedExample> Batch(int64_t step, int batch_size) const;
+  // The seed of this client's own example order (StepBatch), and of its
+  // Byzantine draws in `round` (docs/protocol.md).
+  uint64_t DataSeed() const;
+  uint64_t AttackSeed(int64_t round) const;
+
+  struct SharedPair {
+    double g = 0.0;     // (L+ - L-) / (2 eps), finite
+    double loss = 0.0;  // mean L(theta + eps z) over the batch
+  };
+  // One SPSA pair along `seed` at the shared model, over the batch of step
+  // `step` (MeZO, FeedSign, ZO-FedSGD).
+  StatusOr<SharedPair> PairAtSharedModel(ComputeBackend& global_view, int64_t step, uint64_t seed) const;
+  BatchOptions batch_options() const;
 
  private:
   int id_;

@@ -109,20 +109,25 @@ std::vector<uint64_t> FedKSeedCandidates(uint64_t run_seed, int k);
 // Seed of client `client`'s own direction in ZO-FedSGD round `round`.
 uint64_t ZoFedSgdSeed(uint64_t run_seed, int64_t round, int client);
 
+// The coordinator's side of one algorithm. Each algorithm is its own class
+// (fed/algorithms/), registered in fed/algorithms/strategies.cc; Create picks
+// it by FedOptions::algo.
 class Strategy {
  public:
+  virtual ~Strategy() = default;
   // client_examples[k]: client k's number of training examples (FedKSeed
   // weights replies by data share).
   static StatusOr<std::unique_ptr<Strategy>> Create(const FedOptions& options, std::vector<int64_t> client_examples);
 
   const FedOptions& options() const { return o_; }
   int num_clients() const { return static_cast<int>(examples_.size()); }
-  const std::vector<uint64_t>& candidates() const { return candidates_; }
+  // FedKSeed's K candidate seeds (empty for the others).
+  virtual const std::vector<uint64_t>& candidates() const;
 
   // The plan of round `round` over the clients currently `available`
   // (ascending ids). FedKSeed samples max(1, floor(fraction * n)) of them by a
   // seeded permutation; the other algorithms ask every available client.
-  RoundPlan ConfigureRound(int64_t round, std::span<const int> available) const;
+  virtual RoundPlan ConfigureRound(int64_t round, std::span<const int> available) const = 0;
 
   // Checks one reply against its plan (round, participant, sizes, indices in
   // range, finite values). InvalidArgument naming the client and the field.
@@ -130,21 +135,28 @@ class Strategy {
 
   // The round's update list from the replies that arrived (any non-empty
   // subset of the participants, any order; aggregated in client-id order).
-  // Updates Pro's history. Replies must have passed ValidateReply.
+  // Updates Pro's history.
   StatusOr<AggregatedRound> Aggregate(const RoundPlan& plan, std::vector<ClientReply> replies);
 
-  // Folds a recorded round's aux bytes back into the state (resume).
-  Status Restore(const std::string& aux);
+  // Folds a recorded round's aux bytes back into the state (resume). The
+  // default keeps no state and refuses aux bytes.
+  virtual Status Restore(const std::string& aux);
 
- private:
-  explicit Strategy(const FedOptions& o) : o_(o) {}
+ protected:
+  Strategy(const FedOptions& o, std::vector<int64_t> examples) : o_(o), examples_(std::move(examples)) {}
+  // What the algorithm's reply must hold (after the common checks).
+  virtual Status CheckReply(const ClientReply& reply) const = 0;
+  // The round's updates, vote, broadcast, traffic and aux from replies that
+  // passed ValidateReply, in client-id order; `out` holds round and
+  // contributors.
+  virtual Status AggregateReplies(const RoundPlan& plan, const std::vector<ClientReply>& replies,
+                                  AggregatedRound* out) = 0;
+  // The shards must suit the algorithm; by default each holds a batch (the
+  // algorithms that draw one per step from every client's shard).
+  virtual Status CheckShards() const;
+
   FedOptions o_;
   std::vector<int64_t> examples_;
-  std::vector<uint64_t> candidates_;
-  // Pro: per seed, sum of |clip(g, -1000, 1000)| and count over every g
-  // reported (the paper's code starts each history at [0]).
-  std::vector<double> abs_sum_;
-  std::vector<int64_t> count_;
 };
 
 // FedKSeed-Pro's seed probabilities from the history sums:

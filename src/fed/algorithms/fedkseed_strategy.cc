@@ -1,0 +1,149 @@
+// FedKSeed and FedKSeed-Pro (Qin et al.): sampled clients run tau local MeZO
+// steps along seeds drawn from K candidates and upload (seed index, g) pairs;
+// the server accumulates them weighted by data share and broadcasts the
+// changed seeds' deltas. Pro draws the seeds from probabilities over the
+// history of |g| per seed, which the ledger keeps as each round's aux bytes.
+#include <algorithm>
+#include <cmath>
+
+#include "core/little_endian.h"
+#include "data/sampling.h"
+#include "fed/messages.h"
+#include "fed/strategy.h"
+#include "zo/update.h"
+
+namespace seedtune {
+
+namespace {
+
+class FedKSeedStrategy final : public Strategy {
+ public:
+  FedKSeedStrategy(const FedOptions& o, std::vector<int64_t> examples)
+      : Strategy(o, std::move(examples)), candidates_(FedKSeedCandidates(o.seed, o.num_seeds)) {
+    abs_sum_.assign(static_cast<size_t>(o.num_seeds), 0.0);
+    count_.assign(static_cast<size_t>(o.num_seeds), 1);  // history starts at [0]
+  }
+
+  const std::vector<uint64_t>& candidates() const override { return candidates_; }
+
+  RoundPlan ConfigureRound(int64_t round, std::span<const int> available) const override {
+    RoundPlan plan;
+    plan.round = round;
+    // Sampled without replacement by a permutation seeded with (run, round);
+    // with every client available this is the simulation's sample.
+    const int n = static_cast<int>(available.size());
+    const int total = num_clients();
+    const int m = std::min(n, std::max(1, static_cast<int>(o_.client_fraction * total)));
+    auto perm = SeededPermutation(n, StepSeed(o_.seed, static_cast<uint64_t>(round), 0x5a3u));
+    for (int i = 0; i < m; ++i) plan.participants.push_back(available[static_cast<size_t>(perm[i])]);
+    std::sort(plan.participants.begin(), plan.participants.end());
+    if (pro()) plan.seed_probabilities = ProProbabilities(abs_sum_, count_);
+    return plan;
+  }
+
+  Status Restore(const std::string& aux) override {
+    if (!pro()) return Strategy::Restore(aux);
+    if (aux.size() < 4) return DataLoss("FedKSeed-Pro round state truncated ({} bytes)", aux.size());
+    const uint32_t n = GetU32(aux, 0);
+    size_t at = 4;
+    std::vector<std::vector<std::pair<uint16_t, float>>> uploads;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (aux.size() - at < 8) return DataLoss("FedKSeed-Pro round state truncated in reply {}", i);
+      const uint32_t bytes = GetU32(aux, at + 4);
+      at += 8;
+      if (aux.size() - at < bytes) return DataLoss("FedKSeed-Pro round state truncated in reply {}", i);
+      ASSIGN_OR_RETURN(auto pairs, DecodeSeedScalars(aux.substr(at, bytes), o_.num_seeds));
+      uploads.push_back(std::move(pairs));
+      at += bytes;
+    }
+    if (at != aux.size()) return DataLoss("FedKSeed-Pro round state has {} trailing bytes", aux.size() - at);
+    // Only after the whole blob decoded: fold it in (FedKSeed server.py clips to +-1000).
+    for (const auto& pairs : uploads)
+      for (const auto& [j, g] : pairs) {
+        abs_sum_[j] += std::fabs(std::clamp(static_cast<double>(g), -1000.0, 1000.0));
+        ++count_[j];
+      }
+    return Status::Ok();
+  }
+
+ protected:
+  // The local steps take one example each.
+  Status CheckShards() const override { return Status::Ok(); }
+
+  Status CheckReply(const ClientReply& r) const override {
+    if (r.pairs.size() > static_cast<size_t>(o_.local_steps))
+      return InvalidArgument("client {}: {} (seed, scalar) pairs for tau = {}", r.client, r.pairs.size(), o_.local_steps);
+    for (size_t i = 0; i < r.pairs.size(); ++i) {
+      if (r.pairs[i].first >= o_.num_seeds)
+        return InvalidArgument("client {}: pair {} has seed index {} >= K = {}", r.client, i, r.pairs[i].first,
+                               o_.num_seeds);
+      if (!std::isfinite(r.pairs[i].second))
+        return InvalidArgument("client {}: pair {} has a non-finite scalar", r.client, i);
+      if (std::fabs(r.pairs[i].second) > o_.max_abs_scalar)
+        return InvalidArgument("client {}: pair {} has scalar {:g}, over the run's scalar bound {:g}", r.client, i,
+                               r.pairs[i].second, o_.max_abs_scalar);
+    }
+    return Status::Ok();
+  }
+
+  Status AggregateReplies(const RoundPlan& plan, const std::vector<ClientReply>& replies,
+                          AggregatedRound* out) override {
+    const uint64_t n = replies.size();
+    // Server accumulators (Qin et al.): each reply's scalars weighted by the
+    // client's share of the replying clients' data.
+    int64_t examples = 0;
+    for (const auto& r : replies) {
+      if (r.client < 0 || r.client >= num_clients())
+        return InvalidArgument("round {}: unknown client {}", plan.round, r.client);
+      examples += examples_[static_cast<size_t>(r.client)];
+    }
+    std::vector<double> delta(static_cast<size_t>(o_.num_seeds), 0.0);
+    std::vector<char> changed(static_cast<size_t>(o_.num_seeds), 0);
+    for (const auto& r : replies) {
+      const double wc = static_cast<double>(examples_[static_cast<size_t>(r.client)]) / static_cast<double>(examples);
+      for (const auto& [j, g] : r.pairs) {
+        delta[j] += wc * static_cast<double>(g);
+        changed[j] = 1;
+      }
+      out->client_values.push_back(static_cast<double>(r.pairs.size()));
+      out->traffic.up_bits = std::max<uint64_t>(out->traffic.up_bits, 8ull * EncodeSeedScalars(r.pairs).size());
+    }
+    if (pro()) {
+      // aux: u32 n_replies, then per reply u32 client, u32 bytes, its upload.
+      PutU32(&out->aux, static_cast<uint32_t>(n));
+      for (const auto& r : replies) {
+        const std::string up = EncodeSeedScalars(r.pairs);
+        PutU32(&out->aux, static_cast<uint32_t>(r.client));
+        PutU32(&out->aux, static_cast<uint32_t>(up.size()));
+        out->aux += up;
+      }
+      RETURN_IF_ERROR(Restore(out->aux));
+    }
+    // The round's list is what the broadcast decodes to, so every
+    // participant applies exactly the float deltas that travel.
+    out->broadcast = EncodeRoundDeltas(delta, changed);
+    ASSIGN_OR_RETURN(auto deltas, DecodeRoundDeltas(out->broadcast, o_.num_seeds));
+    for (const auto& [j, d] : deltas) out->updates.push_back(ZUpdate{candidates_[j], -o_.lr * d, 1.0f});
+    // Down: the broadcast, plus the K probabilities (f32) for Pro.
+    out->traffic.down_bits =
+        8ull * out->broadcast.size() + (pro() ? 32ull * static_cast<uint64_t>(o_.num_seeds) : 0);
+    return Status::Ok();
+  }
+
+ private:
+  bool pro() const { return o_.algo == FedAlgorithm::kFedKSeedPro; }
+
+  std::vector<uint64_t> candidates_;
+  // Pro: per seed, sum of |clip(g, -1000, 1000)| and count over every g
+  // reported (the paper's code starts each history at [0]).
+  std::vector<double> abs_sum_;
+  std::vector<int64_t> count_;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> MakeFedKSeedStrategy(const FedOptions& o, std::vector<int64_t> examples) {
+  return std::make_unique<FedKSeedStrategy>(o, std::move(examples));
+}
+
+}  // namespace seedtune

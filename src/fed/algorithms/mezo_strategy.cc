@@ -1,0 +1,51 @@
+// MeZO as the one-client case of the federated engine: the client evaluates
+// one SPSA pair along the step's shared seed and reports g.
+#include <cmath>
+
+#include "fed/strategy.h"
+#include "zo/update.h"
+
+namespace seedtune {
+
+namespace {
+
+class MezoStrategy final : public Strategy {
+ public:
+  MezoStrategy(const FedOptions& o, std::vector<int64_t> examples) : Strategy(o, std::move(examples)) {}
+
+  RoundPlan ConfigureRound(int64_t round, std::span<const int> available) const override {
+    RoundPlan plan;
+    plan.round = round;
+    plan.participants.assign(available.begin(), available.end());
+    plan.step_seed = StepSeed(o_.seed, static_cast<uint64_t>(round));
+    return plan;
+  }
+
+ protected:
+  Status CheckShards() const override {
+    if (examples_.size() != 1)
+      return InvalidArgument("mezo is centralized: one client holding all data, not {}", examples_.size());
+    return Strategy::CheckShards();
+  }
+  Status CheckReply(const ClientReply& r) const override {
+    if (!std::isfinite(r.scalar)) return InvalidArgument("client {}: non-finite projected gradient", r.client);
+    if (std::fabs(r.scalar) > o_.max_abs_scalar)
+      return InvalidArgument("client {}: projected gradient {:g} exceeds the run's scalar bound {:g}", r.client,
+                             r.scalar, o_.max_abs_scalar);
+    return Status::Ok();
+  }
+  Status AggregateReplies(const RoundPlan& plan, const std::vector<ClientReply>& replies,
+                          AggregatedRound* out) override {
+    out->client_values.push_back(replies[0].scalar);
+    out->updates.push_back(ZUpdate{plan.step_seed, static_cast<float>(-o_.lr * replies[0].scalar), 1.0f});
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> MakeMezoStrategy(const FedOptions& o, std::vector<int64_t> examples) {
+  return std::make_unique<MezoStrategy>(o, std::move(examples));
+}
+
+}  // namespace seedtune
