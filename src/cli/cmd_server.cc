@@ -83,8 +83,19 @@ CommandRunner RegisterServer(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print the summary as JSON on stdout");
   return [a]() -> int {
     CoordinatorOptions co = a->co;
+    // The algorithms a coordinator does not run, and where they run.
+    if (a->algo == "onebyte")
+      return Fail("server", InvalidArgument("Just One Byte has no coordinator: every machine runs `seedtune peer` "
+                                            "(see seedtune peer --help); a server runs feedsign, zo-fedsgd, "
+                                            "fedkseed, fedkseed-pro"));
+    if (a->algo == "mezo")
+      return Fail("server", InvalidArgument("mezo is centralized: run it with `seedtune train`; a server runs "
+                                            "feedsign, zo-fedsgd, fedkseed, fedkseed-pro"));
     auto algo = ParseFedAlgorithm(a->algo);
-    if (!algo.ok()) return Fail("server", algo.status());
+    if (!algo.ok())
+      return Fail("server", InvalidArgument("unknown algorithm '{}': a server runs feedsign, zo-fedsgd, fedkseed, "
+                                            "fedkseed-pro (Just One Byte: seedtune peer)",
+                                            a->algo));
     co.run.fed.algo = *algo;
     co.run.fed.dist = a->dist == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
     auto rule = ParseScalarRule(a->rule);
@@ -131,7 +142,9 @@ CommandRunner RegisterServer(CLI::App& app) {
                  static_cast<unsigned long long>(summary->payload_down_bits),
                  static_cast<unsigned long long>(summary->wire_up_bytes),
                  static_cast<unsigned long long>(summary->wire_down_bytes),
-                 summary->final_fingerprint.empty() ? "(not reported)" : summary->final_fingerprint.c_str());
+                 !summary->final_fingerprint.empty() ? summary->final_fingerprint.c_str()
+                 : summary->first_round > rounds     ? "(the run was already complete: see above)"
+                                                     : "(not reported)");
     for (const auto& [k, why] : summary->quarantined)
       std::fprintf(stderr, "server: client %d quarantined: %s\n", k, why.c_str());
     if (!summary->unresolved_rounds.empty())

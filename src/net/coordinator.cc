@@ -9,6 +9,7 @@
 
 #include "core/limits.h"
 #include "ledger/resume.h"
+#include "net/address.h"
 #include "net/coordinator_impl.h"
 
 namespace seedtune {
@@ -69,8 +70,13 @@ Status CoordinatorServer::Impl::Open() {
     completed = static_cast<int64_t>(contents.records.size());
     first_round = completed + 1;
     ASSIGN_OR_RETURN(ledger, LedgerWriter::Append(o.ledger_path, o.durability));
-    Log(fmt::format("resumed {}: {} rounds published; continuing at round {}", o.ledger_path, completed,
-                    completed + 1));
+    if (completed >= o.run.rounds)
+      Log(fmt::format("{}: the run is complete ({} of {} rounds); nothing to do. The coordinator holds no weights: "
+                      "`seedtune ledger verify {} -m BASE` rebuilds and checks the final model",
+                      o.ledger_path, completed, o.run.rounds, o.ledger_path));
+    else
+      Log(fmt::format("resumed {}: {} rounds published; continuing at round {}", o.ledger_path, completed,
+                      completed + 1));
   } else if (!o.run.base_fingerprint.empty()) {
     RETURN_IF_ERROR(OpenLedgerLocked(o.run.base_fingerprint));
   }
@@ -404,6 +410,7 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
   if (options.heartbeat_timeout_s <= options.run.heartbeat_interval_s)
     return InvalidArgument("heartbeat timeout ({} s) must exceed the heartbeat interval ({} s)",
                            options.heartbeat_timeout_s, options.run.heartbeat_interval_s);
+  RETURN_IF_ERROR(CheckHostPort(options.listen, "--listen", 0));
   ASSIGN_OR_RETURN(auto creds, MakeServerCredentials(options.tls_cert_path, options.tls_key_path));
   auto impl = std::make_unique<Impl>(std::move(options));
   RETURN_IF_ERROR(impl->Open());
@@ -415,7 +422,9 @@ StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Coordinato
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   builder.SetMaxSendMessageSize(kMaxResponseBytes);
   impl->server = builder.BuildAndStart();
-  if (!impl->server || impl->port == 0) return IoError("cannot listen on {}", impl->o.listen);
+  if (!impl->server || impl->port == 0)
+    return IoError("cannot listen on {}: the port is in use (another server?) or the host is not this machine's",
+                   impl->o.listen);
   impl->Log(fmt::format("{} run, {} clients, {} rounds; listening on port {}{}; connections: handshake within {:g} s, "
                         "closed after {:g} s idle, up to {} open files",
                         FedAlgorithmName(impl->o.run.fed.algo), n, impl->o.run.rounds, impl->port,

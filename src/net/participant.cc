@@ -11,6 +11,7 @@
 
 #include "core/limits.h"
 #include "fed/client_trainer.h"
+#include "net/address.h"
 #include "net/auth.h"
 #include "net/wire.h"
 #include "seedtune/v1/federation.grpc.pb.h"
@@ -143,6 +144,7 @@ StatusOr<std::unique_ptr<ParticipantSession>> ParticipantSession::Connect(const 
   if (options.client_id < 0) return InvalidArgument("client id must be >= 0, not {}", options.client_id);
   if (!IsValidTimeout(options.connect_timeout_s))
     return InvalidArgument("connect timeout {} s must be in (0, {:g}]", options.connect_timeout_s, kMaxTimeoutSeconds);
+  RETURN_IF_ERROR(CheckReachableAddress(options.server, "--server"));
   ASSIGN_OR_RETURN(auto creds, MakeChannelCredentials(options.ca_path));
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxResponseBytes);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/limits.h"
+#include "net/address.h"
 #include "net/server_limits.h"
 #include "net/wire.h"
 #include "seedtune/v1/peer.grpc.pb.h"
@@ -582,7 +583,8 @@ StatusOr<std::unique_ptr<PeerNode>> PeerNode::Start(PeerOptions options, const s
                            options.peer_timeout_s, kMaxTimeoutSeconds, options.min_iteration_s);
   if (!IsFingerprintHex(base_fingerprint))
     return InvalidArgument("base fingerprint '{}' is not 16 hex digits", base_fingerprint);
-  if (!options.bootstrap.empty()) RETURN_IF_ERROR(CheckPeerAddress(options.bootstrap));
+  RETURN_IF_ERROR(CheckHostPort(options.listen, "--listen", 0));
+  if (!options.bootstrap.empty()) RETURN_IF_ERROR(CheckReachableAddress(options.bootstrap, "--bootstrap"));
   auto impl = std::make_unique<Impl>();
   impl->o = std::move(options);
   impl->base_fingerprint = base_fingerprint;
@@ -604,7 +606,9 @@ StatusOr<std::unique_ptr<PeerNode>> PeerNode::Start(PeerOptions options, const s
     p->join_iteration = 1;
   }
   p->server = builder.BuildAndStart();
-  if (!p->server || p->port == 0) return IoError("cannot listen on {}", p->o.listen);
+  if (!p->server || p->port == 0)
+    return IoError("cannot listen on {}: the port is in use (another peer?) or the host is not this machine's",
+                   p->o.listen);
   p->address = p->o.advertise.empty() ? AdvertisedAddress(p->o.listen, p->port) : p->o.advertise;
   RETURN_IF_ERROR(CheckPeerAddress(p->address));
   if (p->o.bootstrap.empty()) {

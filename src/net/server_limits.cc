@@ -12,6 +12,9 @@ void ApplyServerLimits(const ServerLimits& limits, grpc::ServerBuilder* builder)
   builder->AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, ms(limits.handshake_timeout_s));
   builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ms(limits.idle_timeout_s));
   builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits.max_streams_per_connection);
+  // gRPC sets SO_REUSEPORT by default: a second server on the same port then
+  // binds too, and the kernel splits the clients between two runs.
+  builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
 }
 
 uint64_t RaiseOpenFileLimit() {

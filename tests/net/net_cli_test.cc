@@ -449,5 +449,44 @@ TEST(NetCliTest, ASecondServerIsRefusedAndADamagedLedgerIsKeptWhole) {
   EXPECT_EQ(ReadFileText(path), bytes.substr(0, ReadFileText(path).size())) << "the repaired file is a prefix";
 }
 
+
+// The network defects a new user met: a second server on a port in use, an
+// invalid or missing port, an unknown host, `--algo onebyte` on a server, and
+// a finished run restarted; each gets a clear error (or message) at once.
+TEST(NetCliTest, PortsHostsAndFinishedRunsAreExplained) {
+  if (Stories().empty()) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  Net net("net-addresses", std::string("--algo feedsign --batch 2 --rounds 2 --lr 1e-3") + kData + " --clients 1");
+  ASSERT_TRUE(net.StartServer()) << net.Err("server");
+  const std::string server = Bin() + " server " + net.run + " --ledger " + net.dir + "/other.ledger";
+  auto expect_refused = [&](const std::string& name, const std::string& command, const std::string& words) {
+    EXPECT_EQ(testing::WaitExit(testing::Spawn(command + " > " + net.dir + "/" + name + ".out 2> " + net.dir + "/" +
+                                               name + ".err"),
+                                30),
+              1)
+        << name;
+    EXPECT_NE(net.Err(name).find(words), std::string::npos) << name << ": " << net.Err(name);
+  };
+  // gRPC's default SO_REUSEPORT let a second server bind the same port.
+  expect_refused("same-port", server + " --listen 127.0.0.1:" + std::to_string(net.port),
+                 "the port is in use (another server?)");
+  expect_refused("bad-port", server + " --listen 127.0.0.1:99999", "the port must be a number in 0..65535");
+  expect_refused("no-port", server + " --listen 127.0.0.1", "has no port: give host:port");
+  expect_refused("onebyte", Bin() + " server --algo onebyte --ledger " + net.dir + "/x.ledger",
+                 "every machine runs `seedtune peer`");
+  const std::string client = Bin() + " client -m " + net.model + " --client-id 0 --connect-timeout 30 --server ";
+  expect_refused("client-no-port", client + "127.0.0.1", "--server '127.0.0.1' has no port");
+  expect_refused("client-unknown-host", client + "no-such-host.invalid:50051", "cannot resolve host no-such-host.invalid");
+  EXPECT_FALSE(std::filesystem::exists(net.dir + "/other.ledger")) << "no refused server wrote a ledger";
+
+  // The honest run on the first server finishes; restarted, it says the run is complete.
+  ASSERT_EQ(testing::WaitExit(net.StartClient(0), 60), 0) << net.Err("c0");
+  ASSERT_EQ(testing::WaitExit(net.server, 30), 0) << net.Err("server");
+  ASSERT_TRUE(net.StartServer("", "again")) << net.Err("again");
+  EXPECT_EQ(testing::WaitExit(net.server, 30), 0) << net.Err("again");
+  EXPECT_NE(net.Err("again").find("the run is complete (2 of 2 rounds); nothing to do"), std::string::npos)
+      << net.Err("again");
+  EXPECT_NE(net.Err("again").find("(the run was already complete: see above)"), std::string::npos) << net.Err("again");
+}
+
 }  // namespace
 }  // namespace seedtune
