@@ -125,6 +125,13 @@ CommandRunner RegisterClient(CLI::App& app) {
       if (!eval.ok()) return Fail("client", eval.status());
       out["eval_accuracy"] = eval->accuracy;
       out["eval_loss"] = eval->mean_loss;
+      // Printed without --json too (it was computed and not shown).
+      if (fdata->objective == Objective::kLanguageModel)
+        std::fprintf(stderr, "client %d: final model on %zu evaluation examples: loss %.4f\n", popts.client_id,
+                     fdata->eval.size(), eval->mean_loss);
+      else
+        std::fprintf(stderr, "client %d: final model on %zu evaluation examples: accuracy %.2f%%, loss %.4f\n",
+                     popts.client_id, fdata->eval.size(), 100.0 * eval->accuracy, eval->mean_loss);
     }
     if (o->json) std::printf("%s\n", out.dump().c_str());
     std::fprintf(stderr, "client %d: done after round %lld (trained %lld rounds); fingerprint %s\n", popts.client_id,

@@ -14,13 +14,6 @@
 
 namespace seedtune {
 
-namespace {
-
-double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-Clock::duration Seconds(double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); }
-
-}  // namespace
-
 CoordinatorServer::Impl::Impl(CoordinatorOptions options) : o(std::move(options)) {
   clients.resize(static_cast<size_t>(o.run.clients()));
   if (IsFedKSeed(o.run.fed.algo)) candidates = FedKSeedCandidates(o.run.fed.seed, o.run.fed.num_seeds);
@@ -208,12 +201,26 @@ Status CoordinatorServer::Impl::RunRoundLocked(int64_t t, std::unique_lock<std::
   round_task_bytes.clear();
   int reopened = 0;
   auto deadline = opened + Seconds(o.round_timeout_s);
+  // A round that waits longer than a few heartbeat intervals says so, naming
+  // who it waits for (then again at each further multiple).
+  const double waiting_note_s = 3.0 * o.run.heartbeat_interval_s;
+  double next_note_s = waiting_note_s;
   cv.notify_all();
   // Close: every participant replied, or the deadline passed with a quorum;
   // without a quorum the round is planned again over the clients alive then.
   for (;;) {
     if (stopping) return Status::Ok();
     if (replies.size() == open_plan->participants.size()) break;
+    if (const double waited = SecondsSince(opened); waited >= next_note_s) {
+      std::vector<int> missing;
+      for (int k : open_plan->participants)
+        if (!replies.count(k)) missing.push_back(k);
+      Log(fmt::format("round {}: waiting {:.1f} s for client(s) {} ({} of {} replied; the round closes at its deadline "
+                      "in {:.1f} s with a quorum of {})",
+                      t, waited, fmt::join(missing, ","), replies.size(), open_plan->participants.size(),
+                      std::max(0.0, std::chrono::duration<double>(deadline - Clock::now()).count()), o.quorum));
+      next_note_s += waiting_note_s;
+    }
     if (Clock::now() >= deadline) {
       const size_t quorum = std::min(static_cast<size_t>(o.quorum), open_plan->participants.size());
       if (!replies.empty() && replies.size() >= quorum) break;

@@ -25,6 +25,10 @@
 namespace seedtune {
 
 using Clock = std::chrono::steady_clock;
+inline double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+inline Clock::duration Seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
 
 struct CoordinatorServer::Impl final : public wire::Coordinator::Service {
   struct Client {
@@ -34,6 +38,7 @@ struct CoordinatorServer::Impl final : public wire::Coordinator::Service {
     bool reported_alive = false;  // for the "lost" / "back" log lines
     int64_t reported_round = -1;  // last fingerprint report
     std::string reported_fingerprint;
+    uint64_t session = 0;  // of the process that joined as this client
   };
   struct CallBytes {
     uint64_t calls = 0, up = 0, down = 0;

@@ -81,8 +81,24 @@ grpc::Status CoordinatorServer::Impl::Join(grpc::ServerContext* ctx, const wire:
                                            wire::JoinResponse* resp) {
   std::lock_guard<std::mutex> lock(mu);
   const int k = req->client_id();
+  const bool id_in_range = k >= 0 && k < o.run.clients();
+  const Clock::time_point seen_before = id_in_range ? clients[static_cast<size_t>(k)].last_seen : Clock::time_point{};
   grpc::Status a = Admit(ctx, "Join", req->protocol_version(), k, false);
   if (!a.ok()) return a;
+  {
+    // A second live process with this id: the first keeps its slot.
+    Client& held = clients[static_cast<size_t>(k)];
+    const bool alive = held.joined && Clock::now() - seen_before <= Seconds(o.heartbeat_timeout_s);
+    if (alive && held.session != 0 && req->session() != 0 && held.session != req->session()) {
+      held.last_seen = seen_before;  // the refused call is not the holder's contact
+      return Refuse(ctx, "Join", k,
+                    grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                                 fmt::format("client id {} is held by another live client (its last call {:.1f} s "
+                                             "ago): give this one another --client-id, or stop the other (its slot "
+                                             "frees {:g} s after its last call)",
+                                             k, SecondsSince(seen_before), o.heartbeat_timeout_s)));
+    }
+  }
   const int64_t shard = shard_sizes[static_cast<size_t>(k)];
   if (req->num_examples() != shard)
     return Refuse(ctx, "Join", k,
@@ -109,6 +125,7 @@ grpc::Status CoordinatorServer::Impl::Join(grpc::ServerContext* ctx, const wire:
   Client& c = clients[static_cast<size_t>(k)];
   Log(fmt::format("client {} joined{} ({} examples)", k, c.joined ? " again" : "", shard));
   c.joined = true;
+  c.session = req->session();
   c.reported_alive = true;  // AliveLocked logs only later changes
   ToWire(o.run, resp->mutable_config());
   resp->set_completed_round(completed);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <random>
 #include <algorithm>
 #include <thread>
 
@@ -35,6 +36,8 @@ struct ParticipantSession::Impl {
   const Clock::time_point started = Clock::now();
   Clock::time_point last_contact = started;
   int64_t reconnects = 0;
+  // Random per process: the coordinator refuses a second live process with this id.
+  uint64_t session = std::random_device{}() * 0x100000000ull + std::random_device{}() + 1;
   // Heartbeats run beside training (FedKSeed's tau local steps can be long).
   std::thread heartbeat;
   std::mutex mu;
@@ -90,6 +93,7 @@ struct ParticipantSession::Impl {
     wire::JoinRequest req;
     req.set_protocol_version(kFederationProtocolVersion);
     req.set_client_id(o.client_id);
+    req.set_session(session);
     req.set_num_examples(examples);
     req.set_base_fingerprint(base_fingerprint);
     wire::JoinResponse resp;

@@ -251,6 +251,12 @@ TEST(NetCliTest, ClientKilledMidRunTheRoundCompletesAtQuorum) {
   for (const auto& r : rounds) closed_at_quorum |= r["replies"].get<size_t>() < r["participants"].size();
   EXPECT_TRUE(closed_at_quorum) << "a round it took part in closed at its deadline without it";
   EXPECT_NE(net.Err("server").find("client 3 lost"), std::string::npos) << net.Err("server");
+  // While a round waited for the dead client, the log said who it waited for.
+  bool named = false;
+  std::istringstream log(net.Err("server"));
+  for (std::string line; std::getline(log, line);)
+    named |= line.find("for client(s) ") != std::string::npos && line.find("3 (") != std::string::npos;
+  EXPECT_TRUE(named) << net.Err("server");
 }
 
 // FedKSeed-Pro also checks that the strategy's history comes back from the
@@ -478,14 +484,43 @@ TEST(NetCliTest, PortsHostsAndFinishedRunsAreExplained) {
   expect_refused("client-unknown-host", client + "no-such-host.invalid:50051", "cannot resolve host no-such-host.invalid");
   EXPECT_FALSE(std::filesystem::exists(net.dir + "/other.ledger")) << "no refused server wrote a ledger";
 
-  // The honest run on the first server finishes; restarted, it says the run is complete.
-  ASSERT_EQ(testing::WaitExit(net.StartClient(0), 60), 0) << net.Err("c0");
+  // The honest run on the first server finishes (the client prints its
+  // evaluation without --json); restarted, the server says the run is complete.
+  ASSERT_EQ(testing::WaitExit(net.StartClient(0, "--eval-n 8"), 60), 0) << net.Err("c0");
+  EXPECT_NE(net.Err("c0").find("client 0: final model on 8 evaluation examples: accuracy "), std::string::npos)
+      << net.Err("c0");
   ASSERT_EQ(testing::WaitExit(net.server, 30), 0) << net.Err("server");
   ASSERT_TRUE(net.StartServer("", "again")) << net.Err("again");
   EXPECT_EQ(testing::WaitExit(net.server, 30), 0) << net.Err("again");
   EXPECT_NE(net.Err("again").find("the run is complete (2 of 2 rounds); nothing to do"), std::string::npos)
       << net.Err("again");
   EXPECT_NE(net.Err("again").find("(the run was already complete: see above)"), std::string::npos) << net.Err("again");
+}
+
+
+// A second process with a live client's id was told "joined again" and hung;
+// now it is refused (the first keeps its slot) and the run goes on.
+TEST(NetCliTest, ASecondLiveClientWithTheSameIdIsRefused) {
+  if (Stories().empty()) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  Net net("net-same-id", std::string("--algo feedsign --batch 2 --rounds 3 --lr 1e-3") + kData + " --clients 2");
+  ASSERT_TRUE(net.StartServer()) << net.Err("server");
+  // Client 0 joins and waits (heartbeating) for client 1.
+  const pid_t first = net.StartClient(0);
+  ASSERT_TRUE(testing::WaitForText(net.dir + "/server.err", "client 0 joined", 30)) << net.Err("server");
+  const std::string copy = net.dir + "/copy";
+  EXPECT_EQ(testing::WaitExit(testing::Spawn(fmt::format("{} client --server 127.0.0.1:{} -m {} --client-id 0 "
+                                                         "--threads 1 > {}.out 2> {}.err",
+                                                         Bin(), net.port, net.model, copy, copy)),
+                              60),
+            1);
+  EXPECT_NE(net.Err("copy").find("client id 0 is held by another live client"), std::string::npos) << net.Err("copy");
+  const pid_t second = net.StartClient(1);
+  EXPECT_EQ(testing::WaitExit(first, 60), 0) << net.Err("c0");
+  EXPECT_EQ(testing::WaitExit(second, 60), 0) << net.Err("c1");
+  ASSERT_EQ(testing::WaitExit(net.server, 30), 0) << net.Err("server");
+  EXPECT_EQ(net.ClientFingerprint(0), net.Summary()["final_fingerprint"]);
+  EXPECT_NE(net.Err("server").find("client id 0 is held by another live client"), std::string::npos)
+      << "the server says so too:\n" << net.Err("server");
 }
 
 }  // namespace
