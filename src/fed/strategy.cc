@@ -125,6 +125,22 @@ Status Strategy::CheckShards() const {
   return Status::Ok();
 }
 
+RoundPlan Strategy::PlanEveryAvailableClient(int64_t round, std::span<const int> available) const {
+  RoundPlan plan;
+  plan.round = round;
+  plan.participants.assign(available.begin(), available.end());
+  plan.step_seed = StepSeed(o_.seed, static_cast<uint64_t>(round));
+  return plan;
+}
+
+Status Strategy::CheckReplyScalar(const ClientReply& r) const {
+  if (!std::isfinite(r.scalar)) return InvalidArgument("client {}: non-finite projected gradient", r.client);
+  if (std::fabs(r.scalar) > o_.max_abs_scalar)
+    return InvalidArgument("client {}: projected gradient {:g} exceeds the run's scalar bound {:g}", r.client, r.scalar,
+                           o_.max_abs_scalar);
+  return Status::Ok();
+}
+
 Status Strategy::ValidateReply(const RoundPlan& plan, const ClientReply& r) const {
   if (r.round != plan.round) return InvalidArgument("client {}: reply for round {} in round {}", r.client, r.round, plan.round);
   if (!std::binary_search(plan.participants.begin(), plan.participants.end(), r.client))

@@ -151,6 +151,12 @@ class Strategy {
   // contributors.
   virtual Status AggregateReplies(const RoundPlan& plan, const std::vector<ClientReply>& replies,
                                   AggregatedRound* out) = 0;
+  // The plan of the algorithms where every available client evaluates the
+  // round's shared direction StepSeed(run, round) (MeZO, FeedSign; ZO-FedSGD
+  // carries it too).
+  RoundPlan PlanEveryAvailableClient(int64_t round, std::span<const int> available) const;
+  // A reply's scalar g: finite and within the run's bound (MeZO, ZO-FedSGD).
+  Status CheckReplyScalar(const ClientReply& reply) const;
   // The shards must suit the algorithm; by default each holds a batch (the
   // algorithms that draw one per step from every client's shard).
   virtual Status CheckShards() const;

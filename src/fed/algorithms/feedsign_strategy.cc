@@ -13,11 +13,7 @@ class FeedSignStrategy final : public Strategy {
   FeedSignStrategy(const FedOptions& o, std::vector<int64_t> examples) : Strategy(o, std::move(examples)) {}
 
   RoundPlan ConfigureRound(int64_t round, std::span<const int> available) const override {
-    RoundPlan plan;
-    plan.round = round;
-    plan.participants.assign(available.begin(), available.end());
-    plan.step_seed = StepSeed(o_.seed, static_cast<uint64_t>(round));
-    return plan;
+    return PlanEveryAvailableClient(round, available);
   }
 
  protected:

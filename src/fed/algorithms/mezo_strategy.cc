@@ -14,11 +14,7 @@ class MezoStrategy final : public Strategy {
   MezoStrategy(const FedOptions& o, std::vector<int64_t> examples) : Strategy(o, std::move(examples)) {}
 
   RoundPlan ConfigureRound(int64_t round, std::span<const int> available) const override {
-    RoundPlan plan;
-    plan.round = round;
-    plan.participants.assign(available.begin(), available.end());
-    plan.step_seed = StepSeed(o_.seed, static_cast<uint64_t>(round));
-    return plan;
+    return PlanEveryAvailableClient(round, available);
   }
 
  protected:
@@ -27,13 +23,7 @@ class MezoStrategy final : public Strategy {
       return InvalidArgument("mezo is centralized: one client holding all data, not {}", examples_.size());
     return Strategy::CheckShards();
   }
-  Status CheckReply(const ClientReply& r) const override {
-    if (!std::isfinite(r.scalar)) return InvalidArgument("client {}: non-finite projected gradient", r.client);
-    if (std::fabs(r.scalar) > o_.max_abs_scalar)
-      return InvalidArgument("client {}: projected gradient {:g} exceeds the run's scalar bound {:g}", r.client,
-                             r.scalar, o_.max_abs_scalar);
-    return Status::Ok();
-  }
+  Status CheckReply(const ClientReply& r) const override { return CheckReplyScalar(r); }
   Status AggregateReplies(const RoundPlan& plan, const std::vector<ClientReply>& replies,
                           AggregatedRound* out) override {
     out->client_values.push_back(replies[0].scalar);

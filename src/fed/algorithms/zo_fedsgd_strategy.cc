@@ -16,21 +16,11 @@ class ZoFedSgdStrategy final : public Strategy {
   ZoFedSgdStrategy(const FedOptions& o, std::vector<int64_t> examples) : Strategy(o, std::move(examples)) {}
 
   RoundPlan ConfigureRound(int64_t round, std::span<const int> available) const override {
-    RoundPlan plan;
-    plan.round = round;
-    plan.participants.assign(available.begin(), available.end());
-    plan.step_seed = StepSeed(o_.seed, static_cast<uint64_t>(round));
-    return plan;
+    return PlanEveryAvailableClient(round, available);
   }
 
  protected:
-  Status CheckReply(const ClientReply& r) const override {
-    if (!std::isfinite(r.scalar)) return InvalidArgument("client {}: non-finite projected gradient", r.client);
-    if (std::fabs(r.scalar) > o_.max_abs_scalar)
-      return InvalidArgument("client {}: projected gradient {:g} exceeds the run's scalar bound {:g}", r.client,
-                             r.scalar, o_.max_abs_scalar);
-    return Status::Ok();
-  }
+  Status CheckReply(const ClientReply& r) const override { return CheckReplyScalar(r); }
   Status AggregateReplies(const RoundPlan& plan, const std::vector<ClientReply>& replies,
                           AggregatedRound* out) override {
     for (const auto& r : replies) out->client_values.push_back(r.scalar);
