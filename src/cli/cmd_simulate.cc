@@ -189,10 +189,14 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       if (!after.ok()) return Fail("simulate", after.status());
       emit({{"event", "eval"}, {"split", "eval"}, {"round", sim.rounds}, {"accuracy", after->accuracy},
             {"loss", after->mean_loss}, {"count", after->count}});
-      std::fprintf(stderr, "onebyte: eval before acc %.2f%% loss %.4f -> after acc %.2f%% loss %.4f; %d bytes up per "
-                           "machine per iteration; all %d machines identical (%s)\n",
-                   100 * before->accuracy, before->mean_loss, 100 * after->accuracy, after->mean_loss, a->samples,
-                   clients, logs->back().fingerprints.begin()->second.c_str());
+      const bool lm = obj == Objective::kLanguageModel;  // loss only: there is no accuracy to report
+      std::fprintf(stderr, "onebyte: eval before %s -> after %s; %d bytes up per machine per iteration; all %d "
+                           "machines identical (%s)\n",
+                   lm ? fmt::format("loss {:.4f}", before->mean_loss).c_str()
+                      : fmt::format("acc {:.2f}% loss {:.4f}", 100 * before->accuracy, before->mean_loss).c_str(),
+                   lm ? fmt::format("loss {:.4f}", after->mean_loss).c_str()
+                      : fmt::format("acc {:.2f}% loss {:.4f}", 100 * after->accuracy, after->mean_loss).c_str(),
+                   a->samples, clients, logs->back().fingerprints.begin()->second.c_str());
       return 0;
     }
     std::unique_ptr<LedgerWriter> ledger;
@@ -284,9 +288,13 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     const double per_client_round_down =
         static_cast<double>(result->total_down_bits) / clients / std::max<size_t>(result->rounds.size(), 1);
     std::fprintf(stderr, "\n%-8s %-34s %-34s\n", "", "eval before", "eval after");
-    std::fprintf(stderr, "%-8s acc %.2f%% +- %.2f, loss %.4f       acc %.2f%% +- %.2f, loss %.4f\n",
-                 FedAlgorithmName(sim.algo), 100 * before->accuracy, 100 * before->accuracy_stderr, before->mean_loss,
-                 100 * after->accuracy, 100 * after->accuracy_stderr, after->mean_loss);
+    if (obj == Objective::kLanguageModel)  // no candidates to be right about: loss only
+      std::fprintf(stderr, "%-8s loss %-29.4f loss %.4f\n", FedAlgorithmName(sim.algo), before->mean_loss,
+                   after->mean_loss);
+    else
+      std::fprintf(stderr, "%-8s acc %.2f%% +- %.2f, loss %.4f       acc %.2f%% +- %.2f, loss %.4f\n",
+                   FedAlgorithmName(sim.algo), 100 * before->accuracy, 100 * before->accuracy_stderr,
+                   before->mean_loss, 100 * after->accuracy, 100 * after->accuracy_stderr, after->mean_loss);
     if (sim.dp_epsilon > 0.0)
       std::fprintf(stderr,
                    "DP: each sign sent through randomized response, flip probability %.4f: %g-local DP per step, "

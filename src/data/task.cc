@@ -310,6 +310,12 @@ StatusOr<Task> LoadTask(const std::string& name, const std::string& data_dir_arg
   const std::string kind = AsciiLower(name.substr(0, colon));
   const std::string arg = colon == std::string::npos ? "" : name.substr(colon + 1);
 
+  // Only ni: and text: take an argument; "sst2:reviews.tsv" trained on the
+  // real SST-2 and ignored the file.
+  if (colon != std::string::npos && kind != "ni" && kind != "text")
+    return InvalidArgument("task '{}': {} takes no argument (its files live under the data root); for your own file "
+                           "use text:FILE or ni:FILE",
+                           name, kind);
   std::string data_dir = data_dir_arg;
   const bool needs_data_dir = kind != "text";
   if (data_dir.empty() && needs_data_dir) {

@@ -400,6 +400,20 @@ TEST(CliTest, InfoTakesTheModelWithMLikeEveryCommand) {
   EXPECT_NE(two.out.find("two models given"), std::string::npos) << two.out;
 }
 
+// A language-modelling task has no candidates to be right about: simulate
+// printed "acc 100.00%"; it reports the loss alone.
+TEST(CliTest, SimulateReportsOnlyTheLossOfALanguageModellingTask) {
+  const std::string m = Stories();
+  if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
+  const std::string dir = testing::MakeTempDir("cli-sim-lm");
+  Result r = RunCli("simulate --algo feedsign -m " + m + " --task text:" + WriteParkText(dir) +
+                        " --train-n 8 --dev-n 0 --eval-n 4 --clients 2 --partition iid --rounds 2 --batch 2",
+                    true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("feedsign loss "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("acc "), std::string::npos) << r.out;
+}
+
 TEST(CliTest, RandomShapesAreLabelled) {
   Result r = RunCli("info random:opt-125m --json");
   ASSERT_EQ(r.code, 0);

@@ -395,3 +395,20 @@ TEST(TaskTest, ATaskNamedByAnotherParticipantStaysInsideTheDataRoot) {
 
 }  // namespace
 }  // namespace seedtune
+
+namespace seedtune {
+namespace {
+
+// "sst2:reviews.tsv" was accepted and trained on the real SST-2.
+TEST(TaskTest, ABenchmarkTaskTakesNoFileArgument) {
+  TaskOptions opts;
+  for (const char* name : {"sst2:reviews60.tsv", "rte:x", "trec:"}) {
+    auto t = LoadTask(name, "/nonexistent", opts);
+    ASSERT_FALSE(t.ok()) << name;
+    EXPECT_NE(t.status().message().find("takes no argument"), std::string::npos) << t.status().ToString();
+    EXPECT_NE(t.status().message().find("text:FILE or ni:FILE"), std::string::npos) << t.status().ToString();
+  }
+}
+
+}  // namespace
+}  // namespace seedtune
