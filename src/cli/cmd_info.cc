@@ -20,10 +20,9 @@ CommandRunner RegisterInfo(CLI::App& app) {
   AddJsonOption(cmd, o.get());
   return [o, positional]() -> int {
     if (!positional->empty() && !o->model.empty() && *positional != o->model)
-      return Fail("info", InvalidArgument("two models given ({} and -m {}); give one", *positional, o->model)) + 1;
+      return FailUsage("info", InvalidArgument("two models given ({} and -m {}); give one", *positional, o->model));
     if (o->model.empty()) o->model = *positional;
-    // Usage errors exit 2, as CLI11's do.
-    if (o->model.empty()) return Fail("info", InvalidArgument("a model is required: seedtune info -m MODEL")) + 1;
+    if (o->model.empty()) return FailUsage("info", InvalidArgument("a model is required: seedtune info -m MODEL"));
     auto weights = LoadModelSpec(o->model);
     if (!weights.ok()) return Fail("info", weights.status());
     const ModelConfig& c = weights->config();

@@ -70,16 +70,16 @@ StatusOr<Prepared> Prepare(const TaskArgs& t, const Tokenizer& tok, const ModelC
 // as encoded (true): the ledger header's "data" and "tokens".
 std::string TrainDevDigest(const Prepared& p, bool tokens) {
   Digest64 d;
+  auto add = [&d](const auto& set) {
+    d.AddU64(set.size());
+    for (const auto& e : set) AddToDigest(e, &d);
+  };
   if (tokens) {
-    for (const auto* set : {&p.train, &p.dev}) {
-      d.AddU64(set->size());
-      for (const auto& e : *set) AddToDigest(e, &d);
-    }
+    add(p.train);
+    add(p.dev);
   } else {
-    for (const auto* set : {&p.task.train, &p.task.dev}) {
-      d.AddU64(set->size());
-      for (const auto& e : *set) AddToDigest(e, &d);
-    }
+    add(p.task.train);
+    add(p.task.dev);
   }
   return d.Hex();
 }

@@ -124,6 +124,11 @@ int Fail(const std::string& command, const Status& status) {
   return 1;
 }
 
+int FailUsage(const std::string& command, const Status& status) {
+  Fail(command, status);
+  return 2;
+}
+
 StatusOr<std::vector<int64_t>> ParseIntList(const std::string& text, const std::string& what) {
   std::vector<int64_t> out;
   size_t i = 0;

@@ -55,6 +55,9 @@ std::string ModelInputPath(const std::string& model_spec);
 
 // Prints "seedtune <command>: <status>" to stderr and returns exit code 1.
 int Fail(const std::string& command, const Status& status);
+// The same for a usage error (a missing or contradictory argument): exit 2,
+// as CLI11's own parse errors.
+int FailUsage(const std::string& command, const Status& status);
 
 // Parses "1,2,3" (whitespace allowed) into integers.
 StatusOr<std::vector<int64_t>> ParseIntList(const std::string& text, const std::string& what);

@@ -5,14 +5,11 @@
 namespace seedtune::cli {
 
 namespace {
+// The table's checks (CLI::Validator (*)(); Positive and Fraction are cli/common.h's).
 CLI::Validator NonNegative() { return AtLeast(0); }
 CLI::Validator AtLeastOne() { return AtLeast(1); }
-CLI::Validator Count() { return InRange(1, 1 << 20); }
-CLI::Validator Length() { return InRange(1, 1 << 20); }
-CLI::Validator ClientCount() { return InRange(1, 65536); }
-CLI::Validator SeedCount() { return InRange(1, 65536); }
-CLI::Validator PositiveNumber() { return Positive(); }
-CLI::Validator FractionOfClients() { return Fraction(); }
+CLI::Validator UpTo2Pow20() { return InRange(1, 1 << 20); }     // counts and lengths
+CLI::Validator UpTo65536() { return InRange(1, 65536); }        // client ids, u16 seed indices
 CLI::Validator Distribution() { return CLI::IsMember({"gauss", "rademacher"}); }
 }  // namespace
 
@@ -26,24 +23,24 @@ const SharedOption kData{"--data",
 const SharedOption kTrainN{"--train-n", "Training examples sampled", AtLeastOne};
 const SharedOption kDevN{"--dev-n", "Dev examples sampled from the training pool", NonNegative};
 const SharedOption kEvalN{"--eval-n", "Evaluation examples (0: no evaluation)", NonNegative};
-const SharedOption kMaxLength{"--max-length", "Tokens per sequence (truncated from the left)", Length};
-const SharedOption kClients{"--clients", "Number of clients (ids 0..N-1)", ClientCount};
+const SharedOption kMaxLength{"--max-length", "Tokens per sequence (truncated from the left)", UpTo2Pow20};
+const SharedOption kClients{"--clients", "Number of clients (ids 0..N-1)", UpTo65536};
 const SharedOption kPartition{"--partition", "iid or dirichlet:ALPHA (over labels)", nullptr};
 const SharedOption kMinPerClient{"--min-per-client", "Dirichlet: minimum examples per client", NonNegative};
 const SharedOption kLr{"--lr", "Learning rate (FeedSign: the step size eta)", NonNegative};
-const SharedOption kEps{"--eps", "SPSA perturbation scale", PositiveNumber};
+const SharedOption kEps{"--eps", "SPSA perturbation scale", Positive};
 const SharedOption kSeed{"--seed", "Run seed (step seeds, data sampling and minibatch order)", nullptr};
 const SharedOption kDist{"--dist", "z distribution: gauss or rademacher", Distribution};
-const SharedOption kBatch{"--batch", "Examples per step", Count};
-const SharedOption kEvalBatch{"--eval-batch", "Examples per evaluation forward pass", Count};
+const SharedOption kBatch{"--batch", "Examples per step", UpTo2Pow20};
+const SharedOption kEvalBatch{"--eval-batch", "Examples per evaluation forward pass", UpTo2Pow20};
 const SharedOption kRounds{"--rounds", "Rounds", AtLeastOne};
 const SharedOption kMaxScalar{"--max-scalar",
                               "Refuse replies whose projected gradient has |g| above this (part of the run config)",
-                              PositiveNumber};
+                              Positive};
 const SharedOption kAggregate{"--aggregate", "ZO-FedSGD scalar rule: mean, median, trimmed:F", nullptr};
-const SharedOption kK{"--K", "FedKSeed: candidate seeds", SeedCount};
-const SharedOption kLocalSteps{"--local-steps", "FedKSeed: local MeZO steps (batch 1) per sampled client", Count};
-const SharedOption kClientFraction{"--client-fraction", "FedKSeed: clients sampled per round", FractionOfClients};
+const SharedOption kK{"--K", "FedKSeed: candidate seeds", UpTo65536};
+const SharedOption kLocalSteps{"--local-steps", "FedKSeed: local MeZO steps (batch 1) per sampled client", UpTo2Pow20};
+const SharedOption kClientFraction{"--client-fraction", "FedKSeed: clients sampled per round", Fraction};
 const SharedOption kMetrics{"--metrics", "Write events as JSON lines to this file", nullptr};
 }  // namespace shared
 

@@ -1,5 +1,7 @@
 #include "fed/client_trainer.h"
 
+#include <cmath>
+
 #include "data/sampling.h"
 #include "fed/algorithms/participants.h"
 

@@ -16,8 +16,9 @@ namespace seedtune {
 // hyperparameter key (a key only one of them has counts as a difference).
 Status CheckSameRun(const LedgerHeader& recorded, const LedgerHeader& expected);
 
-// Reads `path` for a resume of the run `expected` describes: CheckSameRun,
-// CheckAppendable, and rounds 1, 2, 3, ... The error names the ledger. A torn
+// Reads `path` for a resume of the run `expected` describes: CheckSameRun and
+// CheckAppendable (the reader holds records to rounds 1, 2, 3, ...). The error
+// names the ledger. A torn
 // tail is reported in `contents.tail_problem` for the caller to log.
 StatusOr<LedgerContents> ReadLedgerForResume(const std::string& path, const LedgerHeader& expected);
 

@@ -1,7 +1,5 @@
 // MeZO as the one-client case of the federated engine: the client evaluates
 // one SPSA pair along the step's shared seed and reports g.
-#include <cmath>
-
 #include "fed/strategy.h"
 #include "zo/update.h"
 

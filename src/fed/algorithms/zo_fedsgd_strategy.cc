@@ -1,8 +1,6 @@
 // ZO-FedSGD: each client evaluates its own direction StepSeed(run, t, c + 1)
 // at the shared model and sends g; the scalar rule (mean, median, trimmed)
 // weights the replies.
-#include <cmath>
-
 #include "fed/aggregate.h"
 #include "fed/strategy.h"
 #include "zo/update.h"
