@@ -61,9 +61,9 @@ TOK_COMMON="src/tokenizer/special_tokens.cc src/tokenizer/text_util.cc"
 TOK_BPE="src/tokenizer/byte_bpe.cc src/tokenizer/pretokenizer.cc $TOK_COMMON"
 TOK_SCORE="src/tokenizer/score_bpe.cc $TOK_COMMON"
 PROTO_SRC="$OUT/proto/seedtune/v1/federation.pb.cc $OUT/proto/seedtune/v1/peer.pb.cc"
+# Every algorithm's coordinator side (its *_strategy.cc), so a new one is in.
 WIRE="src/net/wire.cc src/net/peer_wire.cc src/net/run_spec.cc src/fed/run_header.cc src/fed/messages.cc src/fed/strategy.cc
-  src/fed/algorithms/strategies.cc src/fed/algorithms/mezo_strategy.cc src/fed/algorithms/feedsign_strategy.cc
-  src/fed/algorithms/zo_fedsgd_strategy.cc src/fed/algorithms/fedkseed_strategy.cc
+  src/fed/algorithms/strategies.cc $(ls src/fed/algorithms/*_strategy.cc | tr '\n' ' ')
   src/fed/aggregate.cc src/zo/update.cc src/data/task.cc src/data/sampling.cc src/core/assets.cc src/kernels/random.cc src/kernels/cpu.cc"
 declare -A SRC LIBS MAXLEN
 SRC[ledger]="fuzz/ledger_fuzz.cc src/ledger/ledger.cc src/ledger/crc32c.cc $CORE"

@@ -8,6 +8,7 @@
 
 #include "cli/common.h"
 #include "cli/shared_options.h"
+#include "fed/algorithms/strategies.h"
 #include "net/coordinator.h"
 
 namespace seedtune::cli {
@@ -15,20 +16,21 @@ namespace seedtune::cli {
 CommandRunner RegisterServer(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "server",
-      "Coordinate a federated run over the network (feedsign | zo-fedsgd | fedkseed | fedkseed-pro): plan rounds, "
+      "Coordinate a federated run over the network (--algo: the networked algorithms): plan rounds, "
       "aggregate the clients' replies, record every round in the ledger and publish it. Holds no model weights. "
       "Clients run `seedtune client`; the same options as `simulate` give the same model.");
   struct Args {
     std::string algo = "feedsign", dist = "gauss", rule = "mean", metrics, tokens, port_file;
     bool json = false;
     CoordinatorOptions co;
+    AlgorithmFlags algo_flags;
   };
   auto a = std::make_shared<Args>();
   CoordinatorOptions& co = a->co;
   RunSpec& run = co.run;
   run.rounds = 100;  // simulate's default
   co.listen = "0.0.0.0:50051";
-  cmd->add_option("--algo", a->algo, "feedsign, zo-fedsgd, fedkseed, fedkseed-pro")->capture_default_str();
+  cmd->add_option("--algo", a->algo, AlgorithmChoices(/*networked_only=*/true))->capture_default_str();
   cmd->add_option("--listen", co.listen, "Address to serve on, host:port (port 0: any free port, see --port-file)")
       ->capture_default_str();
   cmd->add_option("--ledger", co.ledger_path, "Seed ledger: the run's write-ahead log (resumed when it exists)")
@@ -45,6 +47,7 @@ CommandRunner RegisterServer(CLI::App& app) {
   AddShared(cmd, shared::kK, run.fed.num_seeds);
   AddShared(cmd, shared::kLocalSteps, run.fed.local_steps);
   AddShared(cmd, shared::kClientFraction, run.fed.client_fraction);
+  AddAlgorithmFlags(cmd, &a->algo_flags, /*networked_only=*/true);
   AddShared(cmd, shared::kTask, run.data.task, "every client trains on it");
   AddShared(cmd, shared::kData, run.data.data_dir, "to derive each client's shard size");
   AddShared(cmd, shared::kPartition, run.data.partition);
@@ -84,19 +87,20 @@ CommandRunner RegisterServer(CLI::App& app) {
   return [a]() -> int {
     CoordinatorOptions co = a->co;
     // The algorithms a coordinator does not run, and where they run.
+    const std::string networked = NetworkedAlgorithmNames();
     if (a->algo == "onebyte")
       return Fail("server", InvalidArgument("Just One Byte has no coordinator: every machine runs `seedtune peer` "
-                                            "(see seedtune peer --help); a server runs feedsign, zo-fedsgd, "
-                                            "fedkseed, fedkseed-pro"));
+                                            "(see seedtune peer --help); a server runs {}",
+                                            networked));
     if (a->algo == "mezo")
-      return Fail("server", InvalidArgument("mezo is centralized: run it with `seedtune train`; a server runs "
-                                            "feedsign, zo-fedsgd, fedkseed, fedkseed-pro"));
+      return Fail("server", InvalidArgument("mezo is centralized: run it with `seedtune train`; a server runs {}",
+                                            networked));
     auto algo = ParseFedAlgorithm(a->algo);
     if (!algo.ok())
-      return Fail("server", InvalidArgument("unknown algorithm '{}': a server runs feedsign, zo-fedsgd, fedkseed, "
-                                            "fedkseed-pro (Just One Byte: seedtune peer)",
-                                            a->algo));
+      return Fail("server", InvalidArgument("unknown algorithm '{}': a server runs {} (Just One Byte: seedtune peer)",
+                                            a->algo, networked));
     co.run.fed.algo = *algo;
+    if (Status st = ApplyAlgorithmFlags(a->algo_flags, &co.run.fed); !st.ok()) return FailUsage("server", st);
     co.run.fed.dist = a->dist == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
     auto rule = ParseScalarRule(a->rule);
     if (!rule.ok()) return Fail("server", rule.status());

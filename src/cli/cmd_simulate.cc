@@ -31,9 +31,8 @@ namespace seedtune::cli {
 CommandRunner RegisterSimulate(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "simulate",
-      "Simulate federated zeroth-order fine-tuning with many clients in one process "
-      "(mezo | feedsign | zo-fedsgd | fedkseed | fedkseed-pro | onebyte). "
-      "Options may come from a TOML file (--config) with command-line overrides.");
+      "Simulate federated zeroth-order fine-tuning with many clients in one process (--algo: every registered "
+      "algorithm, and onebyte). Options may come from a TOML file (--config) with command-line overrides.");
   auto o = std::make_shared<CommonOptions>();
   struct Args {
     std::string algo = "feedsign", task = "sst2", data, partition = "dirichlet:0.5", attack = "none", rule = "mean",
@@ -44,9 +43,13 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     double byzantine = 0.0;
     int samples = 2;
     SimulationOptions sim;
+    AlgorithmFlags algo_flags;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--algo", a->algo, "mezo, feedsign, zo-fedsgd, fedkseed, fedkseed-pro, onebyte")->capture_default_str();
+  cmd->add_option("--algo", a->algo,
+                  AlgorithmChoices(false) + "; onebyte (Just One Byte's decentralized peers, one byte per projected "
+                                            "gradient)")
+      ->capture_default_str();
   AddModelOption(cmd, o.get());
   AddTokenizerOption(cmd, o.get());
   AddShared(cmd, shared::kTask, a->task);
@@ -77,6 +80,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
   AddShared(cmd, shared::kK, a->sim.num_seeds);
   AddShared(cmd, shared::kLocalSteps, a->sim.local_steps);
   AddShared(cmd, shared::kClientFraction, a->sim.client_fraction);
+  AddAlgorithmFlags(cmd, &a->algo_flags, /*networked_only=*/false);
   cmd->add_option("--samples", a->samples, "onebyte: projected gradients (bytes) per machine per iteration")
       ->capture_default_str()->check(InRange(1, 1 << 20));
   cmd->add_option("--eval-every", a->sim.eval_every, "Dev evaluation every N rounds (0: at the end)")->check(AtLeast(0));
@@ -108,6 +112,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     if (!rule.ok()) return Fail("simulate", rule.status());
     SimulationOptions sim = a->sim;
     sim.algo = *algo;
+    if (Status st = ApplyAlgorithmFlags(a->algo_flags, &sim); !st.ok()) return FailUsage("simulate", st);
     sim.byzantine = ByzantineConfig{a->byzantine, *attack};
     sim.rule = rule->rule;
     sim.trim_fraction = rule->trim_fraction;

@@ -1,6 +1,9 @@
 #include "cli/shared_options.h"
 
+#include <fmt/format.h>
+
 #include "cli/common.h"
+#include "fed/algorithms/strategies.h"
 
 namespace seedtune::cli {
 
@@ -51,6 +54,47 @@ std::span<const SharedOption* const> AllSharedOptions() {
                                             &kDist,  &kBatch,     &kEvalBatch, &kRounds,    &kMaxScalar, &kAggregate,
                                             &kK,     &kLocalSteps, &kClientFraction, &kMetrics};
   return all;
+}
+
+void AddAlgorithmFlags(CLI::App* cmd, AlgorithmFlags* flags, bool networked_only) {
+  for (const StrategyRegistration& r : RegisteredStrategies()) {
+    if (networked_only && !r.networked) continue;
+    for (const AlgorithmOption& opt : r.options) {
+      auto [it, fresh] = flags->values.emplace(opt.name, opt.default_value);
+      if (!fresh) continue;  // a name two algorithms share is one flag
+      CLI::Option* o = cmd->add_option(std::string("--") + opt.name, it->second,
+                                       fmt::format("{}: {}", r.algo.name(), opt.help));
+      o->capture_default_str()->check(CLI::Range(opt.min, opt.max));
+      flags->options.emplace(opt.name, o);
+    }
+  }
+}
+
+Status ApplyAlgorithmFlags(const AlgorithmFlags& flags, FedOptions* o) {
+  const auto table = AlgorithmOptions(o->algo);
+  for (const auto& [name, option] : flags.options) {
+    if (option->count() == 0) continue;
+    bool declared = false;
+    for (const AlgorithmOption& opt : table) declared = declared || name == opt.name;
+    if (declared) continue;
+    std::string owners;
+    for (const StrategyRegistration& r : RegisteredStrategies())
+      for (const AlgorithmOption& opt : r.options)
+        if (name == opt.name) owners += fmt::format("{}{}", owners.empty() ? "" : ", ", r.algo.name());
+    return InvalidArgument("--{} is an option of {}, not of {}", name, owners, o->algo.name());
+  }
+  o->params.clear();
+  for (const AlgorithmOption& opt : table) o->params[opt.name] = flags.values.at(opt.name);
+  return Status::Ok();
+}
+
+std::string AlgorithmChoices(bool networked_only) {
+  std::string s;
+  for (const StrategyRegistration& r : RegisteredStrategies()) {
+    if (networked_only && !r.networked) continue;
+    s += fmt::format("{}{} ({})", s.empty() ? "" : "; ", r.algo.name(), r.summary);
+  }
+  return s;
 }
 
 }  // namespace seedtune::cli

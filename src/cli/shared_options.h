@@ -8,8 +8,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <map>
 #include <span>
 #include <string>
+
+#include "core/status.h"
+#include "fed/strategy.h"
 
 namespace seedtune::cli {
 
@@ -41,5 +45,22 @@ CLI::Option* AddShared(CLI::App* cmd, const SharedOption& o, T& target, const st
   if (o.check != nullptr) opt->check(o.check());
   return opt;
 }
+
+// The registered algorithms' own option tables (fed/strategy.h
+// AlgorithmOption) as flags: `--<name>` once per name, its help prefixed with
+// the algorithm that declares it and its default shown. A TOML --config key of
+// the same name sets it, as for every other flag.
+struct AlgorithmFlags {
+  std::map<std::string, double> values;
+  std::map<std::string, CLI::Option*> options;
+};
+// `networked_only`: the algorithms a server runs.
+void AddAlgorithmFlags(CLI::App* cmd, AlgorithmFlags* flags, bool networked_only);
+// Sets o->params to every option of o->algo's table (given or default, so the
+// ledger records each); refuses a given flag that o->algo does not declare,
+// naming the algorithm that does.
+Status ApplyAlgorithmFlags(const AlgorithmFlags& flags, FedOptions* o);
+// "--algo" help: the registered algorithms with their summaries.
+std::string AlgorithmChoices(bool networked_only);
 
 }  // namespace seedtune::cli

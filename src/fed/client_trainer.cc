@@ -19,7 +19,7 @@ double Mean(const std::vector<double>& v) {
 
 ClientTrainer::ClientTrainer(int id, std::span<const EncodedExample> data, Objective objective,
                              const FedOptions& options, bool byzantine)
-    : id_(id), data_(data), objective_(objective), o_(options), byzantine_(byzantine) {
+    : id_(id), data_(data), objective_(objective), o_(WithDefaultParams(options)), byzantine_(byzantine) {
   if (IsFedKSeed(o_.algo)) candidates_ = FedKSeedCandidates(o_.seed, o_.num_seeds);
 }
 

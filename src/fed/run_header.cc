@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace seedtune {
 
 LedgerHeader FederatedLedgerHeader(const FedOptions& fed, const FederatedDataOptions& data,
@@ -34,6 +36,14 @@ LedgerHeader FederatedLedgerHeader(const FedOptions& fed, const FederatedDataOpt
   // options existed describe the same run.
   if (fed.dp_epsilon > 0.0) hyper["dp_epsilon"] = fed.dp_epsilon;
   if (fed.max_abs_scalar != kDefaultMaxAbsScalar) hyper["max_scalar"] = fed.max_abs_scalar;
+  // The algorithm's own option table, every entry (defaults included).
+  const auto table = AlgorithmOptions(fed.algo);
+  for (const auto& [name, value] : WithDefaultParams(fed).params) {
+    const bool integer = std::any_of(table.begin(), table.end(),
+                                     [&](const AlgorithmOption& o) { return name == o.name && o.integer; });
+    if (integer) hyper[name] = static_cast<int64_t>(value);
+    else hyper[name] = value;
+  }
   h.hyperparameters = hyper.dump();
   h.run_seed = fed.seed;
   h.distribution = fed.dist == ZDistribution::kGaussian ? "gauss" : "rademacher";

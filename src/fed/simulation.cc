@@ -5,6 +5,7 @@
 #include <cmath>
 #include <memory>
 
+#include "fed/algorithms/strategies.h"
 #include "fed/client_trainer.h"
 #include "zo/fingerprint.h"
 
@@ -40,7 +41,8 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
   std::vector<ModelWeights> replicas;
   if (o.replicas)
     for (int k = 0; k < n; ++k) replicas.push_back(global->Clone());
-  const bool fedkseed = IsFedKSeed(o.algo);
+  const StrategyRegistration* algo = FindStrategyRegistration(o.algo);
+  const bool local_copy = algo != nullptr && algo->local_copy;
 
   // One backend serving the global model for the run (rounds update it in
   // place), so workspaces and perturbation scratch are allocated once; one
@@ -59,15 +61,15 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
   if (o.eval_every > 0) RETURN_IF_ERROR(evaluate(o.first_round - 1));
 
   ModelWeights work;
-  if (fedkseed) work = global->Clone();
+  if (local_copy) work = global->Clone();
   for (int64_t t = o.first_round; t <= o.rounds; ++t) {
     const auto t0 = std::chrono::steady_clock::now();
     const RoundPlan plan = strategy.ConfigureRound(t, everyone);
     std::vector<ClientReply> replies;
     std::vector<double> honest_losses;
     for (int k : plan.participants) {
-      ASSIGN_OR_RETURN(ClientReply reply, trainers[k].Train(plan, *global, *model, fedkseed ? &work : nullptr, ctx));
-      if (!byzantine[k] && (!fedkseed || !reply.pairs.empty())) honest_losses.push_back(reply.loss);
+      ASSIGN_OR_RETURN(ClientReply reply, trainers[k].Train(plan, *global, *model, local_copy ? &work : nullptr, ctx));
+      if (!byzantine[k] && strategy.ReplyHasLoss(reply)) honest_losses.push_back(reply.loss);
       replies.push_back(std::move(reply));
     }
     ASSIGN_OR_RETURN(AggregatedRound agg, strategy.Aggregate(plan, std::move(replies)));
@@ -75,7 +77,7 @@ StatusOr<SimulationResult> RunSimulation(ModelWeights* global, ThreadingContext&
     log.round = t;
     log.client_grads = agg.client_values;
     log.vote = agg.vote;
-    if (fedkseed) log.sampled = plan.participants;
+    log.sampled = plan.participants;
     log.updates = std::move(agg.updates);
     log.aux = std::move(agg.aux);
     log.traffic = agg.traffic;

@@ -62,7 +62,7 @@ struct RoundLog {
   double loss = 0.0;  // mean over honest clients of L(theta + eps z) on their batches
   std::vector<double> client_grads;  // what each client reported (after any attack)
   int vote = 0;                      // FeedSign
-  std::vector<int> sampled;          // FedKSeed: the clients that trained this round
+  std::vector<int> sampled;          // the clients the round asked to train (its plan)
   std::vector<ZUpdate> updates;      // the round's list, in application order
   std::string aux;                   // strategy state for the ledger (FedKSeed-Pro)
   Traffic traffic;                   // per participating client

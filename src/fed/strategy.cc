@@ -13,23 +13,31 @@
 namespace seedtune {
 
 StatusOr<FedAlgorithm> ParseFedAlgorithm(const std::string& name) {
-  if (name == "mezo") return FedAlgorithm::kMezo;
-  if (name == "feedsign") return FedAlgorithm::kFeedSign;
-  if (name == "zo-fedsgd") return FedAlgorithm::kZoFedSgd;
-  if (name == "fedkseed") return FedAlgorithm::kFedKSeed;
-  if (name == "fedkseed-pro") return FedAlgorithm::kFedKSeedPro;
-  return InvalidArgument("unknown algorithm '{}' (mezo, feedsign, zo-fedsgd, fedkseed, fedkseed-pro)", name);
+  std::string names;
+  for (const StrategyRegistration& r : RegisteredStrategies()) {
+    if (name == r.algo.name()) return r.algo;
+    names += names.empty() ? "" : ", ";
+    names += r.algo.name();
+  }
+  return InvalidArgument("unknown algorithm '{}' ({})", name, names);
 }
 
-const char* FedAlgorithmName(FedAlgorithm algo) {
-  switch (algo) {
-    case FedAlgorithm::kMezo: return "mezo";
-    case FedAlgorithm::kFeedSign: return "feedsign";
-    case FedAlgorithm::kZoFedSgd: return "zo-fedsgd";
-    case FedAlgorithm::kFedKSeed: return "fedkseed";
-    case FedAlgorithm::kFedKSeedPro: return "fedkseed-pro";
-  }
-  return "unknown";
+std::span<const AlgorithmOption> AlgorithmOptions(FedAlgorithm algo) {
+  const StrategyRegistration* r = FindStrategyRegistration(algo);
+  return r == nullptr ? std::span<const AlgorithmOption>() : r->options;
+}
+
+FedOptions WithDefaultParams(FedOptions o) {
+  for (const AlgorithmOption& opt : AlgorithmOptions(o.algo)) o.params.emplace(opt.name, opt.default_value);
+  return o;
+}
+
+double AlgorithmParam(const FedOptions& o, const char* name) {
+  auto it = o.params.find(name);
+  if (it != o.params.end()) return it->second;
+  for (const AlgorithmOption& opt : AlgorithmOptions(o.algo))
+    if (std::strcmp(opt.name, name) == 0) return opt.default_value;
+  return 0.0;  // not declared: ValidateFedOptions refuses such a run first
 }
 
 double RandomizedResponseFlipProbability(double epsilon) { return 1.0 / (1.0 + std::exp(epsilon)); }
@@ -52,6 +60,18 @@ Status ValidateFedOptions(const FedOptions& o) {
     return InvalidArgument("the aggregation rule {} applies to zo-fedsgd only ({} aggregates {})", ScalarRuleName(o.rule),
                            FedAlgorithmName(o.algo),
                            o.algo == FedAlgorithm::kFeedSign ? "by majority vote" : "by its own weighted mean");
+  if (FindStrategyRegistration(o.algo) == nullptr)
+    return InvalidArgument("no algorithm '{}' is registered", FedAlgorithmName(o.algo));
+  const auto table = AlgorithmOptions(o.algo);
+  for (const auto& [name, value] : o.params) {
+    auto opt = std::find_if(table.begin(), table.end(), [&](const AlgorithmOption& a) { return name == a.name; });
+    if (opt == table.end()) return InvalidArgument("{} has no option '{}'", FedAlgorithmName(o.algo), name);
+    if (!std::isfinite(value) || value < opt->min || value > opt->max)
+      return InvalidArgument("{} {} must be in [{:g}, {:g}], not {:g}", FedAlgorithmName(o.algo), name, opt->min,
+                             opt->max, value);
+    if (opt->integer && value != std::floor(value))
+      return InvalidArgument("{} {} must be an integer, not {:g}", FedAlgorithmName(o.algo), name, value);
+  }
   if (!(o.eps > 0.0f) || !std::isfinite(o.eps)) return InvalidArgument("eps must be positive, not {}", o.eps);
   if (!std::isfinite(o.lr)) return InvalidArgument("learning rate must be finite");
   if (o.batch_size <= 0) return InvalidArgument("batch size must be positive, not {}", o.batch_size);
@@ -104,14 +124,15 @@ StatusOr<std::unique_ptr<Strategy>> Strategy::Create(const FedOptions& options, 
   if (client_examples.empty()) return InvalidArgument("a federated run needs at least one client");
   for (size_t k = 0; k < client_examples.size(); ++k)
     if (client_examples[k] <= 0) return InvalidArgument("client {} has no training examples", k);
-  for (const StrategyRegistration& r : RegisteredStrategies()) {
-    if (r.algo != options.algo) continue;
-    std::unique_ptr<Strategy> s = r.make(options, std::move(client_examples));
-    RETURN_IF_ERROR(s->CheckShards());
-    return s;
-  }
-  return Unimplemented("no strategy is registered for {}", FedAlgorithmName(options.algo));
+  const StrategyRegistration* r = FindStrategyRegistration(options.algo);
+  if (r == nullptr) return Unimplemented("no strategy is registered for {}", FedAlgorithmName(options.algo));
+  std::unique_ptr<Strategy> s = r->make(WithDefaultParams(options), std::move(client_examples));
+  RETURN_IF_ERROR(s->CheckShards());
+  return s;
 }
+
+bool Strategy::ReplyHasLoss(const ClientReply&) const { return true; }
+bool Strategy::TakesScalarList() const { return false; }
 
 const std::vector<uint64_t>& Strategy::candidates() const {
   static const std::vector<uint64_t> none;
@@ -146,6 +167,8 @@ Status Strategy::ValidateReply(const RoundPlan& plan, const ClientReply& r) cons
   if (!std::binary_search(plan.participants.begin(), plan.participants.end(), r.client))
     return InvalidArgument("client {} is not a participant of round {}", r.client, plan.round);
   if (!std::isfinite(r.loss)) return InvalidArgument("client {}: non-finite loss", r.client);
+  if (!r.scalars.empty() && !TakesScalarList())
+    return InvalidArgument("client {}: a list of scalars in a {} reply", r.client, FedAlgorithmName(o_.algo));
   return CheckReply(r);
 }
 

@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -25,10 +27,45 @@
 
 namespace seedtune {
 
-enum class FedAlgorithm { kMezo, kFeedSign, kZoFedSgd, kFedKSeed, kFedKSeedPro };
+// An algorithm, by its registered name (fed/algorithms/strategies.cc lists
+// every one). A value, not an enum, so that an algorithm added in its own
+// files needs no line here; the built-in ones are named below for the code
+// that treats them specially (wire encodings, the DP variant, ...).
+class FedAlgorithm {
+ public:
+  static const FedAlgorithm kMezo, kFeedSign, kZoFedSgd, kFedKSeed, kFedKSeedPro;
+  // `name` must be a string with static storage (a literal).
+  constexpr explicit FedAlgorithm(const char* name) : name_(name) {}
+  constexpr const char* name() const { return name_; }
+  friend constexpr bool operator==(FedAlgorithm a, FedAlgorithm b) {
+    return std::string_view(a.name_) == std::string_view(b.name_);
+  }
+
+ private:
+  const char* name_;
+};
+inline constexpr FedAlgorithm FedAlgorithm::kMezo{"mezo"};
+inline constexpr FedAlgorithm FedAlgorithm::kFeedSign{"feedsign"};
+inline constexpr FedAlgorithm FedAlgorithm::kZoFedSgd{"zo-fedsgd"};
+inline constexpr FedAlgorithm FedAlgorithm::kFedKSeed{"fedkseed"};
+inline constexpr FedAlgorithm FedAlgorithm::kFedKSeedPro{"fedkseed-pro"};
+
+// A registered algorithm by name; InvalidArgument listing every registered name.
 StatusOr<FedAlgorithm> ParseFedAlgorithm(const std::string& name);
-const char* FedAlgorithmName(FedAlgorithm algo);
+inline const char* FedAlgorithmName(FedAlgorithm algo) { return algo.name(); }
 inline bool IsFedKSeed(FedAlgorithm a) { return a == FedAlgorithm::kFedKSeed || a == FedAlgorithm::kFedKSeedPro; }
+
+// One hyperparameter of one algorithm, declared in that algorithm's option
+// table (its StrategyRegistration). The table alone makes the CLI flag
+// `--<name>` of every command that runs the algorithm (and so its TOML key),
+// the ledger header's hyperparameter and the wire's RunConfig.params entry.
+struct AlgorithmOption {
+  const char* name;       // flag without "--", e.g. "perturbations"
+  const char* help;
+  double default_value;
+  double min, max;        // inclusive
+  bool integer;
+};
 
 // Hyperparameters every participant of a run agrees on.
 // An honest |g| = |L+ - L-| / (2 eps) stays far below this unless the run
@@ -58,7 +95,18 @@ struct FedOptions {
   int num_seeds = 4096;           // K
   int local_steps = 200;          // tau
   double client_fraction = 0.05;  // sampled per round (at least one client)
+  // The hyperparameters of the algorithm's own option table (AlgorithmOption),
+  // by name. Strategy::Create and ClientTrainer fill absent ones with their
+  // defaults; a name the algorithm does not declare is refused.
+  std::map<std::string, double> params;
 };
+
+// The option table of `algo` (empty if it declares none, or is unknown).
+std::span<const AlgorithmOption> AlgorithmOptions(FedAlgorithm algo);
+// `o` with every option of its algorithm's table present (defaults added).
+FedOptions WithDefaultParams(FedOptions o);
+// The value of the algorithm option `name` (its default when absent).
+double AlgorithmParam(const FedOptions& o, const char* name);
 
 // FeedSign DP: the probability that randomized response flips a sign.
 double RandomizedResponseFlipProbability(double epsilon);
@@ -90,6 +138,9 @@ struct ClientReply {
   int sign = 0;        // FeedSign: +1 / -1
   double scalar = 0.0; // MeZO: g; ZO-FedSGD: g rounded to f32 (what travels)
   std::vector<std::pair<uint16_t, float>> pairs;  // FedKSeed: (seed index, g) per local step, in order
+  // A list of f32 projected gradients, for algorithms whose reply is one
+  // (DeComFL: P per local step); its meaning and length are the algorithm's.
+  std::vector<float> scalars;
 };
 
 // Coordinator -> every client: the round's outcome.
@@ -142,6 +193,10 @@ class Strategy {
   // default keeps no state and refuses aux bytes.
   virtual Status Restore(const std::string& aux);
 
+  // Whether a valid reply's loss is a measurement (FedKSeed: not when every
+  // local step was skipped); only those enter the round's mean loss.
+  virtual bool ReplyHasLoss(const ClientReply& reply) const;
+
  protected:
   Strategy(const FedOptions& o, std::vector<int64_t> examples) : o_(o), examples_(std::move(examples)) {}
   // What the algorithm's reply must hold (after the common checks).
@@ -160,6 +215,9 @@ class Strategy {
   // The shards must suit the algorithm; by default each holds a batch (the
   // algorithms that draw one per step from every client's shard).
   virtual Status CheckShards() const;
+  // Whether the algorithm's reply is ClientReply::scalars (any other
+  // algorithm's reply carrying one is refused before CheckReply).
+  virtual bool TakesScalarList() const;
 
   FedOptions o_;
   std::vector<int64_t> examples_;

@@ -268,7 +268,7 @@ Status CoordinatorServer::Impl::PublishLocked(const RoundPlan& plan, AggregatedR
   double loss = 0.0;
   int losses = 0;
   for (const auto& [k, r] : replies)
-    if (!IsFedKSeed(o.run.fed.algo) || !r.pairs.empty()) {
+    if (strategy->ReplyHasLoss(r)) {
       loss += r.loss;
       ++losses;
     }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/limits.h"
+#include "fed/algorithms/strategies.h"
 #include "fed/client_trainer.h"
 #include "net/address.h"
 #include "net/auth.h"
@@ -194,8 +195,10 @@ StatusOr<ParticipantResult> ParticipantSession::Run(ModelWeights* model, std::sp
   const bool fedkseed = IsFedKSeed(run.fed.algo);
   const std::vector<uint64_t> candidates = fedkseed ? FedKSeedCandidates(run.fed.seed, run.fed.num_seeds)
                                                     : std::vector<uint64_t>{};
+  const StrategyRegistration* algo = FindStrategyRegistration(run.fed.algo);
+  const bool local_copy = algo != nullptr && algo->local_copy;
   ModelWeights work;
-  if (fedkseed) work = model->Clone();
+  if (local_copy) work = model->Clone();
 
   int64_t completed = 0;
   RETURN_IF_ERROR(s.Join(trainer.num_examples(), base_fingerprint, &completed));
@@ -279,7 +282,7 @@ StatusOr<ParticipantResult> ParticipantSession::Run(ModelWeights* model, std::sp
       return DataLoss("the coordinator asked this client (holding round {}) to train round {} with participants {}",
                       result.rounds_applied, plan.round, fmt::join(plan.participants, ","));
     const auto t0 = Clock::now();
-    ASSIGN_OR_RETURN(ClientReply reply, trainer.Train(plan, *model, *view, fedkseed ? &work : nullptr, ctx));
+    ASSIGN_OR_RETURN(ClientReply reply, trainer.Train(plan, *model, *view, local_copy ? &work : nullptr, ctx));
     wire::SubmitReplyRequest sreq;
     ToWire(reply, &sreq);
     wire::SubmitReplyResponse sresp;

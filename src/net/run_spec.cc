@@ -1,20 +1,15 @@
 #include "net/run_spec.h"
 
 #include "core/limits.h"
+#include "fed/algorithms/strategies.h"
 #include "fed/run_header.h"
 
 namespace seedtune {
 
 Status ValidateRunSpec(const RunSpec& s) {
-  switch (s.fed.algo) {
-    case FedAlgorithm::kFeedSign:
-    case FedAlgorithm::kZoFedSgd:
-    case FedAlgorithm::kFedKSeed:
-    case FedAlgorithm::kFedKSeedPro:
-      break;
-    case FedAlgorithm::kMezo:
-      return InvalidArgument("mezo is centralized; the network runs feedsign, zo-fedsgd, fedkseed, fedkseed-pro");
-  }
+  const StrategyRegistration* algo = FindStrategyRegistration(s.fed.algo);
+  if (algo != nullptr && !algo->networked)
+    return InvalidArgument("{} runs in simulate only; the network runs {}", s.fed.algo.name(), NetworkedAlgorithmNames());
   RETURN_IF_ERROR(ValidateFedOptions(s.fed));
   if (s.fed.byzantine.fraction != 0.0) return InvalidArgument("Byzantine clients are a simulation-only experiment");
   if (s.clients() <= 0) return InvalidArgument("a run needs at least one client, not {}", s.clients());

@@ -64,6 +64,7 @@ void ToWire(const RunSpec& s, wire::RunConfig* c) {
   c->set_base_fingerprint(s.base_fingerprint);
   c->set_heartbeat_interval_s(s.heartbeat_interval_s);
   c->set_max_abs_scalar(s.fed.max_abs_scalar);
+  for (const auto& [name, value] : s.fed.params) (*c->mutable_params())[name] = value;
 }
 
 StatusOr<RunSpec> FromWire(const wire::RunConfig& c) {
@@ -96,6 +97,7 @@ StatusOr<RunSpec> FromWire(const wire::RunConfig& c) {
   s.base_fingerprint = c.base_fingerprint();
   s.heartbeat_interval_s = c.heartbeat_interval_s();
   s.fed.max_abs_scalar = c.max_abs_scalar();
+  for (const auto& [name, value] : c.params()) s.fed.params.emplace(name, value);
   Status v = ValidateRunSpec(s);
   if (!v.ok()) return InvalidArgument("run config: {}", v.message());
   return s;
@@ -142,6 +144,11 @@ void ToWire(const ClientReply& r, wire::SubmitReplyRequest* out) {
   out->set_sign(r.sign);
   out->set_scalar(static_cast<float>(r.scalar));
   if (!r.pairs.empty()) out->set_seed_scalars(EncodeSeedScalars(r.pairs));
+  if (!r.scalars.empty()) {
+    std::string* bytes = out->mutable_scalars();
+    bytes->reserve(4 * r.scalars.size());
+    for (float g : r.scalars) PutLe(bytes, FloatToBits(g), 4);
+  }
 }
 
 StatusOr<ClientReply> FromWire(const wire::SubmitReplyRequest& w, const FedOptions& o) {
@@ -167,6 +174,16 @@ StatusOr<ClientReply> FromWire(const wire::SubmitReplyRequest& w, const FedOptio
     auto pairs = DecodeSeedScalars(w.seed_scalars(), o.num_seeds);
     if (!pairs.ok()) return InvalidArgument("client {}: {}", r.client, pairs.status().message());
     r.pairs = std::move(*pairs);
+  }
+  // The list's length is the algorithm's (Strategy::ValidateReply checks it
+  // and refuses a list where the algorithm takes none); the message size
+  // limit bounds it here.
+  if (w.scalars().size() % 4 != 0)
+    return InvalidArgument("client {}: {} bytes of scalars is not a whole number of f32", r.client, w.scalars().size());
+  r.scalars.resize(w.scalars().size() / 4);
+  for (size_t i = 0; i < r.scalars.size(); ++i) {
+    r.scalars[i] = BitsToFloat(static_cast<uint32_t>(GetLe(w.scalars(), 4 * i, 4)));
+    if (!std::isfinite(r.scalars[i])) return InvalidArgument("client {}: scalar {} is not finite", r.client, i);
   }
   return r;
 }

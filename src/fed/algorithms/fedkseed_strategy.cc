@@ -66,6 +66,10 @@ class FedKSeedStrategy final : public Strategy {
     return Status::Ok();
   }
 
+  // A client whose every local step was skipped (non-finite losses) sends no
+  // pairs and has measured nothing.
+  bool ReplyHasLoss(const ClientReply& r) const override { return !r.pairs.empty(); }
+
  protected:
   // The local steps take one example each.
   Status CheckShards() const override { return Status::Ok(); }
