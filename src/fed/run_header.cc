@@ -38,7 +38,9 @@ LedgerHeader FederatedLedgerHeader(const FedOptions& fed, const FederatedDataOpt
   if (fed.max_abs_scalar != kDefaultMaxAbsScalar) hyper["max_scalar"] = fed.max_abs_scalar;
   // The algorithm's own option table, every entry (defaults included).
   const auto table = AlgorithmOptions(fed.algo);
-  for (const auto& [name, value] : WithDefaultParams(fed).params) {
+  for (const auto& param : WithDefaultParams(fed).params) {
+    const std::string& name = param.first;  // not a structured binding: clang < 16 cannot capture one
+    const double value = param.second;
     const bool integer = std::any_of(table.begin(), table.end(),
                                      [&](const AlgorithmOption& o) { return name == o.name && o.integer; });
     if (integer) hyper[name] = static_cast<int64_t>(value);

@@ -63,7 +63,10 @@ Status ValidateFedOptions(const FedOptions& o) {
   if (FindStrategyRegistration(o.algo) == nullptr)
     return InvalidArgument("no algorithm '{}' is registered", FedAlgorithmName(o.algo));
   const auto table = AlgorithmOptions(o.algo);
-  for (const auto& [name, value] : o.params) {
+  for (const auto& param : o.params) {
+    // Named copies: a lambda may not capture a structured binding before C++20 in clang < 16.
+    const std::string& name = param.first;
+    const double value = param.second;
     auto opt = std::find_if(table.begin(), table.end(), [&](const AlgorithmOption& a) { return name == a.name; });
     if (opt == table.end()) return InvalidArgument("{} has no option '{}'", FedAlgorithmName(o.algo), name);
     if (!std::isfinite(value) || value < opt->min || value > opt->max)
