@@ -64,7 +64,9 @@ void AddAlgorithmFlags(CLI::App* cmd, AlgorithmFlags* flags, bool networked_only
       if (!fresh) continue;  // a name two algorithms share is one flag
       CLI::Option* o = cmd->add_option(std::string("--") + opt.name, it->second,
                                        fmt::format("{}: {}", r.algo.name(), opt.help));
-      o->capture_default_str()->check(CLI::Range(opt.min, opt.max));
+      o->capture_default_str()
+          ->check(CLI::Range(opt.min, opt.max).description(fmt::format("a number in [{:g}, {:g}]", opt.min, opt.max)))
+          ->type_name(opt.integer ? "INT" : "FLOAT");
       flags->options.emplace(opt.name, o);
     }
   }
