@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "core/assets.h"
+#include "fed/algorithms/strategies.h"
 #include "support/run_cli.h"
 
 namespace seedtune::cli {
@@ -32,6 +34,36 @@ TEST(SharedOptionsTest, EveryCommandDescribesASharedOptionAsTheTableDoes) {
     }
   }
   EXPECT_GE(seen, 60) << "the commands take fewer shared options than they did";
+}
+
+// An algorithm's option table is the only place its flags are declared:
+// simulate and server show each entry with its default, and refuse a flag of
+// another algorithm naming the one it belongs to.
+TEST(SharedOptionsTest, AlgorithmOptionTablesAreTheFlagsOfSimulateAndServer) {
+  int seen = 0;
+  for (const char* command : {"simulate", "server"}) {
+    const auto help = testing::RunCli(std::string(command) + " --help");
+    ASSERT_EQ(help.code, 0) << command;
+    for (const StrategyRegistration& r : RegisteredStrategies())
+      for (const AlgorithmOption& opt : r.options) {
+        ++seen;
+        const size_t at = help.out.find(std::string("  --") + opt.name + " ");
+        ASSERT_NE(at, std::string::npos) << command << " has no --" << opt.name;
+        const std::string entry = help.out.substr(at, help.out.find("\n  -", at + 3) - at);
+        EXPECT_NE(entry.find(fmt::format("={:g}", opt.default_value)), std::string::npos) << entry;
+        EXPECT_NE(entry.find(std::string(opt.help).substr(0, 20)), std::string::npos) << entry;
+      }
+  }
+  EXPECT_GE(seen, 6);  // DeComFL's three, in both commands
+
+  auto model = FindAsset("models/stories260K/stories260K.bin");
+  if (!model) GTEST_SKIP() << "stories260K not in the asset roots";
+  const auto r = testing::RunCli("simulate -m " + *model + " --task sst2 --algo feedsign --perturbations 3", true);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("--perturbations is an option of decomfl, not of feedsign"), std::string::npos) << r.out;
+  const auto bad = testing::RunCli("simulate -m " + *model + " --task sst2 --algo decomfl --perturbations 0", true);
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("--perturbations"), std::string::npos) << bad.out;
 }
 
 }  // namespace

@@ -193,7 +193,10 @@ INSTANTIATE_TEST_SUITE_P(
                                                 "--client-fraction 0.5 --lr 1e-4 --seed 7"},
                       EqualCase{"feedsign", "--algo feedsign --batch 2 --rounds 5 --lr 1e-3 --seed 3"},
                       EqualCase{"zo_fedsgd", "--algo zo-fedsgd --batch 2 --rounds 3 --lr 1e-4 --aggregate median "
-                                             "--seed 5"}),
+                                             "--seed 5"},
+                      // Its options reach the clients only through RunConfig.params.
+                      EqualCase{"decomfl", "--algo decomfl --batch 2 --rounds 4 --lr 1e-4 --perturbations 3 "
+                                           "--steps-per-round 2 --sampled-clients 3 --seed 4"}),
     [](const ::testing::TestParamInfo<EqualCase>& info) { return std::string(info.param.name); });
 
 TEST(NetCliTest, TokensAreRequiredAndBoundToTheirClient) {

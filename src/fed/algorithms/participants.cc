@@ -1,5 +1,7 @@
 #include "fed/algorithms/participants.h"
 
+#include "fed/algorithms/decomfl.h"
+
 namespace seedtune {
 
 // Each defined in its algorithm's *_client.cc.
@@ -15,6 +17,7 @@ std::span<const ParticipantRegistration> RegisteredParticipants() {
       {FedAlgorithm::kZoFedSgd, TrainZoFedSgdClient},
       {FedAlgorithm::kFedKSeed, TrainFedKSeedClient},
       {FedAlgorithm::kFedKSeedPro, TrainFedKSeedClient},
+      DeComFlParticipantRegistration(),
   };
   return table;
 }

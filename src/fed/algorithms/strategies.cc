@@ -1,5 +1,7 @@
 #include "fed/algorithms/strategies.h"
 
+#include "fed/algorithms/decomfl.h"
+
 namespace seedtune {
 
 // Each defined in its algorithm's file.
@@ -19,6 +21,7 @@ std::span<const StrategyRegistration> RegisteredStrategies() {
        MakeFedKSeedStrategy},
       // Pro: the same class, seeds drawn from its history
       {FedAlgorithm::kFedKSeedPro, "FedKSeed with seeds drawn by their history", true, true, {}, MakeFedKSeedStrategy},
+      DeComFlStrategyRegistration(),
   };
   return table;
 }
