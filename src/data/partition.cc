@@ -45,6 +45,12 @@ StatusOr<ClientShards> PartitionIid(int64_t num_examples, int num_clients, uint6
   if (num_examples < num_clients)
     return InvalidArgument("partition: {} examples cannot give each of {} clients one", num_examples, num_clients);
   ClientShards shards(static_cast<size_t>(num_clients));
+  if (num_clients == 1) {
+    // One client holds the training set as it is (as `train` does), so
+    // federated MeZO draws train's minibatches.
+    for (int64_t i = 0; i < num_examples; ++i) shards[0].push_back(i);
+    return shards;
+  }
   const auto perm = SeededPermutation(num_examples, seed);
   for (int64_t i = 0; i < num_examples; ++i) shards[i % num_clients].push_back(perm[i]);
   return shards;

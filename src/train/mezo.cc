@@ -13,6 +13,40 @@ double ScheduledLr(const MezoOptions& o, int64_t step) {
   return o.lr;
 }
 
+StatusOr<MezoPairs> EvaluateMezoPairs(ComputeBackend& model, std::span<const EncodedExample> batch, Objective objective,
+                                      std::span<const uint64_t> seeds, float eps, ZDistribution dist, int64_t step) {
+  BatchOptions bopts;
+  bopts.gold_only = objective == Objective::kLanguageModel;
+  MezoPairs out;
+  for (size_t k = 0; k < seeds.size(); ++k) {
+    ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(model, batch, objective, seeds[k], eps, dist, bopts));
+    const double g = (pair[0].mean_loss - pair[1].mean_loss) / (2.0 * eps);
+    if (!std::isfinite(g))
+      return FailedPrecondition("MeZO step {}: non-finite projected gradient (losses {} and {}); lower lr or eps", step,
+                                pair[0].mean_loss, pair[1].mean_loss);
+    if (k == 0) {
+      out.loss = pair[0].mean_loss;
+      out.loss_minus = pair[1].mean_loss;
+    }
+    out.g.push_back(g);
+  }
+  return out;
+}
+
+std::vector<uint64_t> MezoStepSeeds(uint64_t run_seed, int64_t step, int q) {
+  std::vector<uint64_t> seeds;
+  for (int k = 0; k < q; ++k) seeds.push_back(StepSeed(run_seed, static_cast<uint64_t>(step), static_cast<uint32_t>(k)));
+  return seeds;
+}
+
+std::vector<EncodedExample> MezoStepBatch(std::span<const EncodedExample> train, uint64_t run_seed, int64_t step,
+                                          int batch_size) {
+  std::vector<EncodedExample> batch;
+  for (int64_t i : StepBatch(run_seed, step, batch_size, static_cast<int64_t>(train.size())))
+    batch.push_back(train[static_cast<size_t>(i)]);
+  return batch;
+}
+
 namespace {
 
 StatusOr<MezoEvalLog> Evaluate(ComputeBackend& model, std::span<const EncodedExample> dev, Objective objective,
@@ -58,34 +92,20 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
   };
   if (o.eval_every > 0 && o.first_step <= 1) RETURN_IF_ERROR(evaluate(0));
 
-  BatchOptions bopts;
-  bopts.gold_only = objective == Objective::kLanguageModel;
   for (int64_t step = std::max<int64_t>(1, o.first_step); step <= o.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<EncodedExample> batch;
-    for (int64_t i : StepBatch(o.seed, step, o.batch_size, static_cast<int64_t>(train.size()))) batch.push_back(train[i]);
     MezoStepLog log;
     log.step = step;
     log.lr = ScheduledLr(o, step);
+    const auto seeds = MezoStepSeeds(o.seed, step, o.directions);
+    ASSIGN_OR_RETURN(MezoPairs pairs, EvaluateMezoPairs(*model, MezoStepBatch(train, o.seed, step, o.batch_size),
+                                                        objective, seeds, o.eps, o.dist, step));
+    log.loss = pairs.loss;
+    log.loss_minus = pairs.loss_minus;
     double g_sum = 0.0;
-    {
-      for (int k = 0; k < o.directions; ++k) {
-        const uint64_t seed = StepSeed(o.seed, static_cast<uint64_t>(step), static_cast<uint32_t>(k));
-        ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(*model, batch, objective, seed, o.eps, o.dist, bopts));
-        const double g = (pair[0].mean_loss - pair[1].mean_loss) / (2.0 * o.eps);
-        if (!std::isfinite(g))
-          return FailedPrecondition("MeZO step {}: non-finite projected gradient (losses {} and {}); lower lr or eps",
-                                    step, pair[0].mean_loss, pair[1].mean_loss);
-        if (k == 0) {
-          log.loss = pair[0].mean_loss;
-          log.loss_minus = pair[1].mean_loss;
-        }
-        g_sum += g;
-        const float decay = k == 0 ? static_cast<float>(1.0 - log.lr * o.weight_decay) : 1.0f;
-        log.updates.push_back(ZUpdate{seed, static_cast<float>(-log.lr * g / o.directions), decay});
-      }
-    }
+    for (double g : pairs.g) g_sum += g;
     log.projected_grad = g_sum / o.directions;
+    log.updates = MezoStepUpdates(seeds, pairs.g, log.lr, o.weight_decay);
     model->ApplyUpdates(weights, log.updates, o.dist);
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (cb.on_step) cb.on_step(log);

@@ -84,6 +84,23 @@ struct MezoCallbacks {
   std::function<StatusOr<ModelWeights>()> load_base;
 };
 
+// The SPSA pairs of one MeZO step at the model's current weights, one per
+// seed, on `batch`: g_k = (L+ - L-) / (2 eps). FailedPrecondition naming the
+// step when a g is not finite. `train` and the federated MeZO participant
+// (fed/algorithms/mezo_client.cc) both step with it.
+struct MezoPairs {
+  std::vector<double> g;     // per seed
+  double loss = 0.0;         // L(theta + eps z) of the first seed
+  double loss_minus = 0.0;   // L(theta - eps z) of the first seed
+};
+StatusOr<MezoPairs> EvaluateMezoPairs(ComputeBackend& model, std::span<const EncodedExample> batch, Objective objective,
+                                      std::span<const uint64_t> seeds, float eps, ZDistribution dist, int64_t step);
+// Step `step`'s q direction seeds, StepSeed(run, step, k) for k < q, and its
+// minibatch, StepBatch(run, step, batch, n) (docs/protocol.md).
+std::vector<uint64_t> MezoStepSeeds(uint64_t run_seed, int64_t step, int q);
+std::vector<EncodedExample> MezoStepBatch(std::span<const EncodedExample> train, uint64_t run_seed, int64_t step,
+                                          int batch_size);
+
 // The learning rate of `step` (1-based) under the schedule.
 double ScheduledLr(const MezoOptions& options, int64_t step);
 

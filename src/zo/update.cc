@@ -49,4 +49,15 @@ void ApplyUpdates(ModelWeights* weights, std::span<const ZUpdate> updates, ZDist
   });
 }
 
+std::vector<ZUpdate> MezoStepUpdates(std::span<const uint64_t> seeds, std::span<const double> g, double lr,
+                                     float weight_decay) {
+  std::vector<ZUpdate> out;
+  const double q = static_cast<double>(seeds.size());
+  for (size_t k = 0; k < seeds.size(); ++k) {
+    const float decay = k == 0 ? static_cast<float>(1.0 - lr * weight_decay) : 1.0f;
+    out.push_back(ZUpdate{seeds[k], static_cast<float>(-lr * g[k] / q), decay});
+  }
+  return out;
+}
+
 }  // namespace seedtune

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "core/threading.h"
 #include "kernels/random.h"
@@ -28,6 +29,12 @@ struct ZUpdate {
 // Work is split into fixed chunks of the canonical order, so the result is
 // identical for any thread count.
 void ApplyUpdates(ModelWeights* weights, std::span<const ZUpdate> updates, ZDistribution dist, ThreadingContext& ctx);
+
+// The update list of one MeZO step with q = seeds.size() directions:
+// (seed_k, -lr g_k / q), the first with decay 1 - lr wd. `train` and the
+// federated MeZO strategy build their steps with it.
+std::vector<ZUpdate> MezoStepUpdates(std::span<const uint64_t> seeds, std::span<const double> g, double lr,
+                                     float weight_decay);
 
 // SplitMix64's output function (Steele, Lea, Flood 2014).
 uint64_t SplitMix64(uint64_t x);

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -412,6 +413,35 @@ TEST(CliTest, SimulateReportsOnlyTheLossOfALanguageModellingTask) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("feedsign loss "), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("acc "), std::string::npos) << r.out;
+}
+
+// MeZO is one implementation: `simulate --algo mezo` with its one client takes
+// train's steps (same minibatches, directions and update list), so the two
+// ledgers hold the same updates, bit for bit.
+TEST(CliTest, SimulatedMezoWithOneClientIsTrain) {
+  const std::string m = Stories();
+  if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
+  const std::string dir = testing::MakeTempDir("cli-mezo-one");
+  const std::string run = " -m " + m + " --task sst2 --train-n 64 --dev-n 0 --eval-n 0 --batch 4 --lr 1e-4 --seed 3";
+  Result t = RunCli("train" + run + " --data-seed 3 --steps 6 --ledger " + dir + "/train.ledger", true);
+  ASSERT_EQ(t.code, 0) << t.out;
+  Result s = RunCli("simulate --algo mezo --clients 1" + run + " --rounds 6 --ledger " + dir + "/sim.ledger", true);
+  ASSERT_EQ(s.code, 0) << s.out;
+  auto a = ReadLedger(dir + "/train.ledger");
+  auto b = ReadLedger(dir + "/sim.ledger");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->records.size(), 6u);
+  ASSERT_EQ(b->records.size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    ASSERT_EQ(a->records[i].updates.size(), 1u);
+    ASSERT_EQ(b->records[i].updates.size(), 1u);
+    EXPECT_EQ(a->records[i].updates[0].seed, b->records[i].updates[0].seed) << "step " << i + 1;
+    EXPECT_EQ(std::memcmp(&a->records[i].updates[0].alpha, &b->records[i].updates[0].alpha, 4), 0) << "step " << i + 1;
+    if (a->records[i].fingerprint != 0)  // train records one every --fingerprint-every steps and at the end
+      EXPECT_EQ(a->records[i].fingerprint, b->records[i].fingerprint) << "step " << i + 1;
+  }
+  EXPECT_NE(a->records.back().fingerprint, 0u);
+  EXPECT_EQ(a->records.back().fingerprint, b->records.back().fingerprint);
 }
 
 TEST(CliTest, RandomShapesAreLabelled) {

@@ -1,5 +1,6 @@
-// MeZO as the one-client case of the federated engine: the client evaluates
-// one SPSA pair along the step's shared seed and reports g.
+// MeZO as the one-client case of the federated engine: the client takes
+// train's step (one SPSA pair along StepSeed(run, t) on train's minibatch)
+// and reports g; the update list is train's (MezoStepUpdates).
 #include "fed/strategy.h"
 #include "zo/update.h"
 
@@ -24,8 +25,11 @@ class MezoStrategy final : public Strategy {
   Status CheckReply(const ClientReply& r) const override { return CheckReplyScalar(r); }
   Status AggregateReplies(const RoundPlan& plan, const std::vector<ClientReply>& replies,
                           AggregatedRound* out) override {
+    // train's step list (zo/update.h), one direction, no weight decay.
     out->client_values.push_back(replies[0].scalar);
-    out->updates.push_back(ZUpdate{plan.step_seed, static_cast<float>(-o_.lr * replies[0].scalar), 1.0f});
+    const double g = replies[0].scalar;
+    out->updates = MezoStepUpdates(std::span<const uint64_t>(&plan.step_seed, 1), std::span<const double>(&g, 1), o_.lr,
+                                   0.0f);
     return Status::Ok();
   }
 };
