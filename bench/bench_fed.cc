@@ -54,9 +54,7 @@ int main(int argc, char** argv) {
     o.rounds = 1;
     o.lr = 1e-7f;
     o.eps = 5e-4f;
-    o.num_seeds = 4096;
-    o.local_steps = quick ? 10 : tau;
-    o.client_fraction = 0.05;
+    o.params = {{"K", 4096}, {"local-steps", quick ? 10.0 : static_cast<double>(tau)}, {"client-fraction", 0.05}};
     ModelWeights global = weights->Clone();
     auto t0 = std::chrono::steady_clock::now();
     auto r = RunSimulation(&global, ctx, clients, {}, task->train_objective, o);
@@ -69,7 +67,7 @@ int main(int argc, char** argv) {
       const double replay_s = bench::Seconds(t0);
       std::printf("fedkseed round   1 client x %d local steps: %.1f s in all = local training %.1f s + server replay of "
                   "%zu changed seeds %.2f s (+ fingerprint)\n",
-                  o.local_steps, round_s, round_s - replay_s, ups.size(), replay_s);
+                  static_cast<int>(o.params.at("local-steps")), round_s, round_s - replay_s, ups.size(), replay_s);
       std::printf("payload          %.0f B up, %.0f B down per client\n", r->rounds[0].traffic.up_bits / 8.0,
                   r->rounds[0].traffic.down_bits / 8.0);
     }

@@ -484,8 +484,10 @@ std::string Ser(const M& m) {
 void WireSeeds() {
   using fuzz::WireInput;
   using fuzz::WireKind;
-  // Contexts 0..3: feedsign, zo-fedsgd, fedkseed, fedkseed-pro; + 4*15 + 64*2: K = 16, tau = 3.
-  for (uint8_t ctx : {uint8_t(0), uint8_t(1), uint8_t(2 + 4 * 15 + 64 * 2), uint8_t(3 + 4 * 15 + 64 * 2)}) {
+  // Contexts v % 5: feedsign, zo-fedsgd, fedkseed, fedkseed-pro, decomfl (fuzz/wire_fuzz.h);
+  // + 5*15 + 80*2: K = 16, tau = 3; decomfl + 5*2 + 20*1: P = 3, K = 2.
+  for (uint8_t ctx : {uint8_t(0), uint8_t(1), uint8_t(2 + 5 * 15 + 80 * 2), uint8_t(3 + 5 * 15 + 80 * 2),
+                      uint8_t(4 + 5 * 2 + 20 * 1)}) {
     const RunSpec spec = fuzz::WireContext(ctx);
     const std::string tag = std::string(FedAlgorithmName(spec.fed.algo));
     wire::RunConfig rc;
@@ -501,7 +503,7 @@ void WireSeeds() {
     plan.round = 3;
     plan.participants = {0, 2, 5};
     plan.step_seed = 99;
-    if (spec.fed.algo == FedAlgorithm::kFedKSeedPro) plan.seed_probabilities.assign(spec.fed.num_seeds, 1.0f / 16);
+    if (spec.fed.algo == FedAlgorithm::kFedKSeedPro) plan.seed_probabilities.assign(FedKSeedNumSeeds(spec.fed), 1.0f / 16);
     wire::RoundPlan wp;
     ToWire(plan, &wp);
     Put("wire", tag + "-plan", WireInput(WireKind::kRoundPlan, ctx, Ser(wp)));
@@ -513,12 +515,13 @@ void WireSeeds() {
     if (spec.fed.algo == FedAlgorithm::kFeedSign) reply.sign = -1;
     if (spec.fed.algo == FedAlgorithm::kZoFedSgd) reply.scalar = 0.25f;
     if (IsFedKSeed(spec.fed.algo)) reply.pairs = {{3, 0.5f}, {15, -1.25f}, {0, 2.0f}};
+    if (spec.fed.algo == kDeComFl) reply.scalars = {0.5f, -1.25f, 2.0f, 0.0f, -3.5f, 1e-3f};
     wire::SubmitReplyRequest wr;
     ToWire(reply, &wr);
     Put("wire", tag + "-reply", WireInput(WireKind::kSubmitReply, ctx, Ser(wr)));
 
     const auto candidates =
-        IsFedKSeed(spec.fed.algo) ? FedKSeedCandidates(spec.fed.seed, spec.fed.num_seeds) : std::vector<uint64_t>{};
+        IsFedKSeed(spec.fed.algo) ? FedKSeedCandidates(spec.fed.seed, FedKSeedNumSeeds(spec.fed)) : std::vector<uint64_t>{};
     LedgerRecord rec;
     rec.round = 3;
     rec.participants = {0, 2, 5};

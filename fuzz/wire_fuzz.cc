@@ -14,6 +14,9 @@
 //    members stay ascending, in range, and among those ever seen; the records
 //    of an iteration are one per byte.
 // Built and run by scripts/fuzz.sh (target "wire").
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -34,7 +37,15 @@ using seedtune::fuzz::SameFloat;
 template <typename M>
 std::string Canonical(M m) {
   m.DiscardUnknownFields();
-  return m.SerializeAsString();
+  // Deterministic: map entries (RunConfig.params) in key order, not hash order.
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&coded);
+  }
+  return out;
 }
 
 bool SameUpdates(const std::vector<ZUpdate>& a, const std::vector<ZUpdate>& b) {
@@ -93,14 +104,17 @@ void FuzzSubmitReply(const uint8_t* p, size_t n, const RunSpec& spec) {
   if (!r.ok()) return;
   FUZZ_CHECK(std::isfinite(r->loss) && std::isfinite(r->scalar));
   FUZZ_CHECK(IsFedKSeed(spec.fed.algo) || r->pairs.empty());
-  FUZZ_CHECK(r->pairs.size() <= static_cast<size_t>(spec.fed.local_steps));
-  for (const auto& [j, g] : r->pairs) FUZZ_CHECK(j < spec.fed.num_seeds && std::isfinite(g));
+  if (IsFedKSeed(spec.fed.algo)) {
+    FUZZ_CHECK(r->pairs.size() <= static_cast<size_t>(FedKSeedLocalSteps(spec.fed)));
+    for (const auto& [j, g] : r->pairs) FUZZ_CHECK(j < FedKSeedNumSeeds(spec.fed) && std::isfinite(g));
+  }
+  for (float g : r->scalars) FUZZ_CHECK(std::isfinite(g));
   wire::SubmitReplyRequest w2;
   ToWire(*r, &w2);
   w2.set_protocol_version(w.protocol_version());  // ToWire writes this build's; FromWire does not read it
   FUZZ_CHECK(Canonical(w2) == Canonical(w));
   auto r2 = FromWire(w2, spec.fed);
-  FUZZ_CHECK(r2.ok() && r2->pairs == r->pairs);
+  FUZZ_CHECK(r2.ok() && r2->pairs == r->pairs && r2->scalars == r->scalars);
 }
 
 void CheckRecord(const wire::RoundRecord& w, const std::vector<uint64_t>& candidates) {
@@ -117,8 +131,11 @@ void CheckRecord(const wire::RoundRecord& w, const std::vector<uint64_t>& candid
   FUZZ_CHECK(SameRecord(*r, *r2));
 }
 
+// The K the pair encodings are decoded with (16 for the algorithms without one).
+int ContextK(const RunSpec& spec) { return IsFedKSeed(spec.fed.algo) ? FedKSeedNumSeeds(spec.fed) : 16; }
+
 std::vector<uint64_t> Candidates(const RunSpec& spec) {
-  return IsFedKSeed(spec.fed.algo) ? FedKSeedCandidates(spec.fed.seed, spec.fed.num_seeds) : std::vector<uint64_t>{};
+  return IsFedKSeed(spec.fed.algo) ? FedKSeedCandidates(spec.fed.seed, FedKSeedNumSeeds(spec.fed)) : std::vector<uint64_t>{};
 }
 
 void FuzzRoundRecord(const uint8_t* p, size_t n, const RunSpec& spec) {
@@ -236,8 +253,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case fuzz::WireKind::kRoundRecord: FuzzRoundRecord(p, n, spec); break;
     case fuzz::WireKind::kFetchUpdates: FuzzFetchUpdates(p, n, spec); break;
     case fuzz::WireKind::kUnpackUpdates: FuzzUnpack(p, n); break;
-    case fuzz::WireKind::kSeedScalars: FuzzSeedScalars(p, n, spec.fed.num_seeds); break;
-    case fuzz::WireKind::kRoundDeltas: FuzzRoundDeltas(p, n, spec.fed.num_seeds); break;
+    case fuzz::WireKind::kSeedScalars: FuzzSeedScalars(p, n, ContextK(spec)); break;
+    case fuzz::WireKind::kRoundDeltas: FuzzRoundDeltas(p, n, ContextK(spec)); break;
     case fuzz::WireKind::kPeerRunConfig: FuzzPeerRunConfig(p, n); break;
     case fuzz::WireKind::kPeerHistory: FuzzPeerHistory(p, n, context); break;
     case fuzz::WireKind::kCount: break;

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "fed/algorithms/decomfl.h"
+#include "fed/algorithms/fedkseed.h"
 #include "net/run_spec.h"
 
 namespace seedtune::fuzz {
@@ -25,16 +27,20 @@ enum class WireKind : uint8_t {
   kCount = 10,
 };
 
-// The run a message is checked against: one of the four networked
-// algorithms, with K and tau small enough for the fuzzer to hit every index.
+// The run a message is checked against: one of the networked algorithms,
+// with K and tau (DeComFL: K and P) small enough for the fuzzer to hit every
+// index.
 inline RunSpec WireContext(uint8_t v) {
   RunSpec s;
   static const FedAlgorithm kAlgos[] = {FedAlgorithm::kFeedSign, FedAlgorithm::kZoFedSgd, FedAlgorithm::kFedKSeed,
-                                        FedAlgorithm::kFedKSeedPro};
-  s.fed.algo = kAlgos[v % 4];
-  s.fed.num_seeds = 1 + (v / 4) % 16;
-  s.fed.local_steps = 1 + (v / 64) % 4;
-  s.fed.client_fraction = 0.5;
+                                        FedAlgorithm::kFedKSeedPro, kDeComFl};
+  s.fed.algo = kAlgos[v % 5];
+  if (IsFedKSeed(s.fed.algo))
+    s.fed.params = {{kFedKSeedNumSeeds, 1 + (v / 5) % 16}, {kFedKSeedLocalSteps, 1 + (v / 80) % 4},
+                    {kFedKSeedClientFraction, 0.5}};
+  if (s.fed.algo == kDeComFl)
+    s.fed.params = {{kDeComFlPerturbations, 1 + (v / 5) % 4}, {kDeComFlSteps, 1 + (v / 20) % 3},
+                    {kDeComFlSampledClients, 3}};
   s.fed.seed = 42 + v;
   s.fed.batch_size = 2;
   s.data.clients = 6;

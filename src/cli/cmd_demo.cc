@@ -31,6 +31,7 @@
 #include "core/assets.h"
 #include "core/threading.h"
 #include "data/objective.h"
+#include "fed/algorithms/fedkseed.h"
 #include "fed/federated_data.h"
 #include "ledger/ledger.h"
 #include "ledger/replay.h"
@@ -134,6 +135,7 @@ struct DemoArgs {
   float lr = 3e-5f;
   uint64_t seed = 1;
   bool keep = false, generate = true;
+  AlgorithmFlags fedkseed_flags;
   std::string model = "models/stories260K/stories260K.bin";
 };
 
@@ -397,9 +399,9 @@ CommandRunner RegisterDemo(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "Threads per client process and for the in-process evaluation (0: all)")
       ->capture_default_str()
       ->check(InRange(0, MaxThreads()));
-  AddShared(cmd, shared::kK, a->K);
-  AddShared(cmd, shared::kLocalSteps, a->tau);
-  AddShared(cmd, shared::kClientFraction, a->fraction);
+  // FedKSeed's table, with the demo's smaller run as defaults.
+  AddAlgorithmFlagsOf(cmd, &a->fedkseed_flags, FedAlgorithm::kFedKSeed,
+                      {{kFedKSeedNumSeeds, a->K}, {kFedKSeedLocalSteps, a->tau}, {kFedKSeedClientFraction, a->fraction}});
   AddShared(cmd, shared::kLr, a->lr);
   AddShared(cmd, shared::kSeed, a->seed);
   AddShared(cmd, shared::kTrainN, a->train_n);
@@ -414,6 +416,9 @@ CommandRunner RegisterDemo(CLI::App& app) {
     std::string tmpl = (fs::temp_directory_path() / "seedtune-demo-XXXXXX").string();
     if (!mkdtemp(tmpl.data())) return Fail("demo", IoError("cannot create a temporary directory {}", tmpl));
     const std::string dir = tmpl;
+    a->K = static_cast<int>(a->fedkseed_flags.values.at(kFedKSeedNumSeeds));
+    a->tau = static_cast<int>(a->fedkseed_flags.values.at(kFedKSeedLocalSteps));
+    a->fraction = a->fedkseed_flags.values.at(kFedKSeedClientFraction);
     const int rc = RunDemo(*a, dir);
     std::error_code ec;
     // A failed run keeps its logs; one that failed before starting anything leaves nothing.

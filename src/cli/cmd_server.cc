@@ -44,9 +44,6 @@ CommandRunner RegisterServer(CLI::App& app) {
   AddShared(cmd, shared::kSeed, run.fed.seed);
   AddShared(cmd, shared::kDist, a->dist);
   AddShared(cmd, shared::kAggregate, a->rule);
-  AddShared(cmd, shared::kK, run.fed.num_seeds);
-  AddShared(cmd, shared::kLocalSteps, run.fed.local_steps);
-  AddShared(cmd, shared::kClientFraction, run.fed.client_fraction);
   AddAlgorithmFlags(cmd, &a->algo_flags, /*networked_only=*/true);
   AddShared(cmd, shared::kTask, run.data.task, "every client trains on it");
   AddShared(cmd, shared::kData, run.data.data_dir, "to derive each client's shard size");

@@ -77,9 +77,6 @@ CommandRunner RegisterSimulate(CLI::App& app) {
                   "1/(1+e^eps)), eps-local DP per step; 0 = off")
       ->capture_default_str()
       ->check(AtLeast(0));
-  AddShared(cmd, shared::kK, a->sim.num_seeds);
-  AddShared(cmd, shared::kLocalSteps, a->sim.local_steps);
-  AddShared(cmd, shared::kClientFraction, a->sim.client_fraction);
   AddAlgorithmFlags(cmd, &a->algo_flags, /*networked_only=*/false);
   cmd->add_option("--samples", a->samples, "onebyte: projected gradients (bytes) per machine per iteration")
       ->capture_default_str()->check(InRange(1, 1 << 20));
@@ -286,10 +283,11 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     if (!after.ok()) return Fail("simulate", after.status());
     emit({{"event", "eval"}, {"split", "eval"}, {"round", sim.rounds}, {"accuracy", after->accuracy},
           {"loss", after->mean_loss}, {"count", after->count}, {"fingerprint", result->final_fingerprint}});
+    // Up: per client that trained in a round (the sampled ones); down: per client.
+    uint64_t uploads = 0;
+    for (const auto& round : result->rounds) uploads += round.sampled.size();
     const double per_client_round_up =
-        static_cast<double>(result->total_up_bits) /
-        (IsFedKSeed(sim.algo) ? std::max(1.0, std::floor(sim.client_fraction * clients)) : clients) /
-        std::max<size_t>(result->rounds.size(), 1);
+        static_cast<double>(result->total_up_bits) / static_cast<double>(std::max<uint64_t>(uploads, 1));
     const double per_client_round_down =
         static_cast<double>(result->total_down_bits) / clients / std::max<size_t>(result->rounds.size(), 1);
     std::fprintf(stderr, "\n%-8s %-34s %-34s\n", "", "eval before", "eval after");
@@ -306,7 +304,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
                    "%g over the %zu steps run (basic composition)\n",
                    RandomizedResponseFlipProbability(sim.dp_epsilon), sim.dp_epsilon,
                    sim.dp_epsilon * static_cast<double>(result->rounds.size()), result->rounds.size());
-    std::fprintf(stderr, "payload per client per round: %.0f bits up, %.0f bits down; final fingerprint %s\n",
+    std::fprintf(stderr, "payload per round: %.0f bits up per training client, %.0f bits down per client; final fingerprint %s\n",
                  per_client_round_up, per_client_round_down, result->final_fingerprint.c_str());
     return 0;
   };

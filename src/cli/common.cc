@@ -39,6 +39,8 @@ bool ParseNumber(const std::string& text, double* out) {
   return end == text.c_str() + text.size();
 }
 
+}  // namespace
+
 CLI::Validator NumberCheck(std::function<bool(double)> ok, std::string want) {
   return CLI::Validator(
       [ok, want](std::string& text) -> std::string {
@@ -50,8 +52,6 @@ CLI::Validator NumberCheck(std::function<bool(double)> ok, std::string want) {
       },
       want);
 }
-
-}  // namespace
 
 CLI::Validator InRange(double lo, double hi) {
   return NumberCheck([lo, hi](double x) { return x >= lo && x <= hi; }, fmt::format("a number in [{}, {}]", lo, hi));

@@ -38,6 +38,8 @@ CLI::Validator InRange(double lo, double hi);  // finite, lo <= x <= hi
 CLI::Validator AtLeast(double lo);              // finite, x >= lo
 CLI::Validator Positive();                      // finite, x > 0
 CLI::Validator Fraction();                      // finite, 0 < x <= 1
+// Any of the above: finite and ok(x); `want` says what is wanted ("a number > 0").
+CLI::Validator NumberCheck(std::function<bool(double)> ok, std::string want);
 // Durations in seconds: finite, > 0 and at most kMaxTimeoutSeconds
 // (core/limits.h).
 CLI::Validator Seconds();

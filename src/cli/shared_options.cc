@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "cli/common.h"
 #include "fed/algorithms/strategies.h"
 
@@ -41,9 +43,6 @@ const SharedOption kMaxScalar{"--max-scalar",
                               "Refuse replies whose projected gradient has |g| above this (part of the run config)",
                               Positive};
 const SharedOption kAggregate{"--aggregate", "ZO-FedSGD scalar rule: mean, median, trimmed:F", nullptr};
-const SharedOption kK{"--K", "FedKSeed: candidate seeds", UpTo65536};
-const SharedOption kLocalSteps{"--local-steps", "FedKSeed: local MeZO steps (batch 1) per sampled client", UpTo2Pow20};
-const SharedOption kClientFraction{"--client-fraction", "FedKSeed: clients sampled per round", Fraction};
 const SharedOption kMetrics{"--metrics", "Write events as JSON lines to this file", nullptr};
 }  // namespace shared
 
@@ -52,24 +51,52 @@ std::span<const SharedOption* const> AllSharedOptions() {
   static const SharedOption* const all[] = {&kTask,  &kData,      &kTrainN,    &kDevN,      &kEvalN,     &kMaxLength,
                                             &kClients, &kPartition, &kMinPerClient, &kLr,     &kEps,       &kSeed,
                                             &kDist,  &kBatch,     &kEvalBatch, &kRounds,    &kMaxScalar, &kAggregate,
-                                            &kK,     &kLocalSteps, &kClientFraction, &kMetrics};
+                                            &kMetrics};
   return all;
 }
 
-void AddAlgorithmFlags(CLI::App* cmd, AlgorithmFlags* flags, bool networked_only) {
-  for (const StrategyRegistration& r : RegisteredStrategies()) {
-    if (networked_only && !r.networked) continue;
-    for (const AlgorithmOption& opt : r.options) {
-      auto [it, fresh] = flags->values.emplace(opt.name, opt.default_value);
-      if (!fresh) continue;  // a name two algorithms share is one flag
-      CLI::Option* o = cmd->add_option(std::string("--") + opt.name, it->second,
-                                       fmt::format("{}: {}", r.algo.name(), opt.help));
-      o->capture_default_str()
-          ->check(CLI::Range(opt.min, opt.max).description(fmt::format("a number in [{:g}, {:g}]", opt.min, opt.max)))
-          ->type_name(opt.integer ? "INT" : "FLOAT");
-      flags->options.emplace(opt.name, o);
+namespace {
+
+// The option's range (and integrality) as a CLI check, worded like the
+// shared options' ("--K: 70000 is out of range; want an integer in [1, 65536]").
+CLI::Validator AlgorithmOptionCheck(const AlgorithmOption& opt) {
+  const std::string want = fmt::format("{} in {}{:.10g}, {:.10g}]", opt.integer ? "an integer" : "a number",
+                                       opt.min_exclusive ? "(" : "[", opt.min, opt.max);
+  return NumberCheck(
+      [opt](double x) {
+        return x <= opt.max && (opt.min_exclusive ? x > opt.min : x >= opt.min) && (!opt.integer || x == std::floor(x));
+      },
+      want);
+}
+
+void AddAlgorithmOptions(CLI::App* cmd, AlgorithmFlags* flags, const StrategyRegistration& r,
+                         const std::map<std::string, double>& defaults) {
+  for (const AlgorithmOption& opt : r.options) {
+    const auto given = defaults.find(opt.name);
+    auto [it, fresh] = flags->values.emplace(opt.name, given == defaults.end() ? opt.default_value : given->second);
+    if (!fresh) {  // a name two algorithms share is one flag; its help names both
+      CLI::Option* shared = flags->options.at(opt.name);
+      const std::string help = shared->get_description();
+      shared->description(help.substr(0, help.find(':')) + ", " + r.algo.name() + help.substr(help.find(':')));
+      continue;
     }
+    CLI::Option* o =
+        cmd->add_option(std::string("--") + opt.name, it->second, fmt::format("{}: {}", r.algo.name(), opt.help));
+    o->capture_default_str()->check(AlgorithmOptionCheck(opt))->type_name(opt.integer ? "INT" : "FLOAT");
+    flags->options.emplace(opt.name, o);
   }
+}
+
+}  // namespace
+
+void AddAlgorithmFlags(CLI::App* cmd, AlgorithmFlags* flags, bool networked_only) {
+  for (const StrategyRegistration& r : RegisteredStrategies())
+    if (!networked_only || r.networked) AddAlgorithmOptions(cmd, flags, r, {});
+}
+
+void AddAlgorithmFlagsOf(CLI::App* cmd, AlgorithmFlags* flags, FedAlgorithm algo,
+                         const std::map<std::string, double>& defaults) {
+  if (const StrategyRegistration* r = FindStrategyRegistration(algo)) AddAlgorithmOptions(cmd, flags, *r, defaults);
 }
 
 Status ApplyAlgorithmFlags(const AlgorithmFlags& flags, FedOptions* o) {

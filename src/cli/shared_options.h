@@ -27,7 +27,7 @@ namespace shared {
 extern const SharedOption kTask, kData, kTrainN, kDevN, kEvalN, kMaxLength;               // data
 extern const SharedOption kClients, kPartition, kMinPerClient;                               // federated data
 extern const SharedOption kLr, kEps, kSeed, kDist, kBatch, kEvalBatch;                      // optimisation
-extern const SharedOption kRounds, kMaxScalar, kAggregate, kK, kLocalSteps, kClientFraction;  // federated runs
+extern const SharedOption kRounds, kMaxScalar, kAggregate;                                   // federated runs
 extern const SharedOption kMetrics;
 }  // namespace shared
 
@@ -56,6 +56,10 @@ struct AlgorithmFlags {
 };
 // `networked_only`: the algorithms a server runs.
 void AddAlgorithmFlags(CLI::App* cmd, AlgorithmFlags* flags, bool networked_only);
+// The flags of one algorithm's table, `defaults` replacing the table's
+// defaults (a command that runs one algorithm with its own, like demo).
+void AddAlgorithmFlagsOf(CLI::App* cmd, AlgorithmFlags* flags, FedAlgorithm algo,
+                         const std::map<std::string, double>& defaults = {});
 // Sets o->params to every option of o->algo's table (given or default, so the
 // ledger records each); refuses a given flag that o->algo does not declare,
 // naming the algorithm that does.

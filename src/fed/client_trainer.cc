@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "data/sampling.h"
+#include "fed/algorithms/fedkseed.h"
 #include "fed/algorithms/participants.h"
 
 namespace seedtune {
@@ -20,7 +21,7 @@ double Mean(const std::vector<double>& v) {
 ClientTrainer::ClientTrainer(int id, std::span<const EncodedExample> data, Objective objective,
                              const FedOptions& options, bool byzantine)
     : id_(id), data_(data), objective_(objective), o_(WithDefaultParams(options)), byzantine_(byzantine) {
-  if (IsFedKSeed(o_.algo)) candidates_ = FedKSeedCandidates(o_.seed, o_.num_seeds);
+  if (IsFedKSeed(o_.algo)) candidates_ = FedKSeedCandidates(o_.seed, FedKSeedNumSeeds(o_));
 }
 
 uint64_t ClientTrainer::DataSeed() const { return StepSeed(o_.seed, static_cast<uint64_t>(id_), 0xc1e27u); }

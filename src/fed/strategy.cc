@@ -6,6 +6,7 @@
 
 #include "core/little_endian.h"
 #include "data/sampling.h"
+#include "fed/algorithms/fedkseed.h"
 #include "fed/algorithms/strategies.h"
 #include "fed/messages.h"
 #include "ledger/ledger.h"
@@ -69,9 +70,9 @@ Status ValidateFedOptions(const FedOptions& o) {
     const double value = param.second;
     auto opt = std::find_if(table.begin(), table.end(), [&](const AlgorithmOption& a) { return name == a.name; });
     if (opt == table.end()) return InvalidArgument("{} has no option '{}'", FedAlgorithmName(o.algo), name);
-    if (!std::isfinite(value) || value < opt->min || value > opt->max)
-      return InvalidArgument("{} {} must be in [{:g}, {:g}], not {:g}", FedAlgorithmName(o.algo), name, opt->min,
-                             opt->max, value);
+    if (!std::isfinite(value) || value < opt->min || value > opt->max || (opt->min_exclusive && value == opt->min))
+      return InvalidArgument("{} {} must be in {}{:g}, {:g}], not {:g}", FedAlgorithmName(o.algo), name,
+                             opt->min_exclusive ? "(" : "[", opt->min, opt->max, value);
     if (opt->integer && value != std::floor(value))
       return InvalidArgument("{} {} must be an integer, not {:g}", FedAlgorithmName(o.algo), name, value);
   }
@@ -83,19 +84,12 @@ Status ValidateFedOptions(const FedOptions& o) {
   // The largest coefficient a round can then publish (FedKSeed: tau pairs on
   // one seed) must pass the ledger's own bound, or the run's ledger would not
   // read back.
-  const double steps = IsFedKSeed(o.algo) ? std::max(o.local_steps, 1) : 1;
+  const double steps = IsFedKSeed(o.algo) ? std::max(FedKSeedLocalSteps(o), 1) : 1;
   const double largest = std::fabs(static_cast<double>(o.lr)) * steps * o.max_abs_scalar;
   if (o.algo != FedAlgorithm::kFeedSign && largest > kDefaultMaxAbsAlpha)
     return InvalidArgument("lr {} x {} steps x scalar bound {:g} admits update coefficients up to {:g}, over the "
                            "ledger's bound {:g}: lower the scalar bound",
                            o.lr, steps, o.max_abs_scalar, largest, kDefaultMaxAbsAlpha);
-  if (IsFedKSeed(o.algo)) {
-    if (o.num_seeds <= 0 || o.num_seeds > 65536)
-      return InvalidArgument("FedKSeed needs 0 < K <= 65536 (u16 seed indices), not {}", o.num_seeds);
-    if (o.local_steps <= 0) return InvalidArgument("FedKSeed needs tau > 0 local steps, not {}", o.local_steps);
-    if (!(o.client_fraction > 0.0 && o.client_fraction <= 1.0))
-      return InvalidArgument("client fraction must be in (0, 1], not {}", o.client_fraction);
-  }
   return Status::Ok();
 }
 

@@ -63,8 +63,9 @@ struct AlgorithmOption {
   const char* name;       // flag without "--", e.g. "perturbations"
   const char* help;
   double default_value;
-  double min, max;        // inclusive
+  double min, max;        // inclusive (min exclusive when min_exclusive)
   bool integer;
+  bool min_exclusive = false;
 };
 
 // Hyperparameters every participant of a run agrees on.
@@ -91,10 +92,6 @@ struct FedOptions {
   // be finite with |g| <= this; larger ones are refused, so one client cannot
   // overflow the aggregate. Part of the run config.
   double max_abs_scalar = kDefaultMaxAbsScalar;
-  // FedKSeed(-Pro)
-  int num_seeds = 4096;           // K
-  int local_steps = 200;          // tau
-  double client_fraction = 0.05;  // sampled per round (at least one client)
   // The hyperparameters of the algorithm's own option table (AlgorithmOption),
   // by name. Strategy::Create and ClientTrainer fill absent ones with their
   // defaults; a name the algorithm does not declare is refused.

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/limits.h"
+#include "fed/algorithms/fedkseed.h"
 #include "ledger/resume.h"
 #include "net/address.h"
 #include "net/coordinator_impl.h"
@@ -16,7 +17,7 @@ namespace seedtune {
 
 CoordinatorServer::Impl::Impl(CoordinatorOptions options) : o(std::move(options)) {
   clients.resize(static_cast<size_t>(o.run.clients()));
-  if (IsFedKSeed(o.run.fed.algo)) candidates = FedKSeedCandidates(o.run.fed.seed, o.run.fed.num_seeds);
+  if (IsFedKSeed(o.run.fed.algo)) candidates = FedKSeedCandidates(o.run.fed.seed, FedKSeedNumSeeds(o.run.fed));
 }
 
 void CoordinatorServer::Impl::Emit(const nlohmann::ordered_json& j) {

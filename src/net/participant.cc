@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/limits.h"
+#include "fed/algorithms/fedkseed.h"
 #include "fed/algorithms/strategies.h"
 #include "fed/client_trainer.h"
 #include "net/address.h"
@@ -193,7 +194,7 @@ StatusOr<ParticipantResult> ParticipantSession::Run(ModelWeights* model, std::sp
                               result.fingerprint, run.base_fingerprint);
   const std::string base_fingerprint = result.fingerprint;
   const bool fedkseed = IsFedKSeed(run.fed.algo);
-  const std::vector<uint64_t> candidates = fedkseed ? FedKSeedCandidates(run.fed.seed, run.fed.num_seeds)
+  const std::vector<uint64_t> candidates = fedkseed ? FedKSeedCandidates(run.fed.seed, FedKSeedNumSeeds(run.fed))
                                                     : std::vector<uint64_t>{};
   const StrategyRegistration* algo = FindStrategyRegistration(run.fed.algo);
   const bool local_copy = algo != nullptr && algo->local_copy;

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "core/little_endian.h"
+#include "fed/algorithms/fedkseed.h"
 #include "fed/messages.h"
 
 namespace seedtune {
@@ -49,9 +50,6 @@ void ToWire(const RunSpec& s, wire::RunConfig* c) {
   c->set_batch(s.fed.batch_size);
   c->set_run_seed(s.fed.seed);
   c->set_distribution(s.fed.dist == ZDistribution::kGaussian ? "gauss" : "rademacher");
-  c->set_num_seeds(s.fed.num_seeds);
-  c->set_local_steps(s.fed.local_steps);
-  c->set_client_fraction(s.fed.client_fraction);
   c->set_aggregate(s.aggregate);
   c->set_clients(s.data.clients);
   c->set_rounds(s.rounds);
@@ -77,9 +75,6 @@ StatusOr<RunSpec> FromWire(const wire::RunConfig& c) {
   if (c.distribution() != "gauss" && c.distribution() != "rademacher")
     return InvalidArgument("run config: unknown z distribution '{}'", c.distribution());
   s.fed.dist = c.distribution() == "gauss" ? ZDistribution::kGaussian : ZDistribution::kRademacher;
-  s.fed.num_seeds = c.num_seeds();
-  s.fed.local_steps = c.local_steps();
-  s.fed.client_fraction = c.client_fraction();
   s.aggregate = c.aggregate();
   auto rule = ParseScalarRule(c.aggregate());
   if (!rule.ok()) return InvalidArgument("run config: {}", rule.status().message());
@@ -124,9 +119,9 @@ StatusOr<RoundPlan> FromWire(const wire::RoundPlan& w, const RunSpec& spec) {
   if (p.participants.empty()) return InvalidArgument("plan of round {} has no participants", p.round);
   p.step_seed = w.step_seed();
   if (w.seed_probabilities_size() > 0) {
-    if (spec.fed.algo != FedAlgorithm::kFedKSeedPro || w.seed_probabilities_size() != spec.fed.num_seeds)
+    if (spec.fed.algo != FedAlgorithm::kFedKSeedPro || w.seed_probabilities_size() != FedKSeedNumSeeds(spec.fed))
       return InvalidArgument("plan carries {} seed probabilities for {} with K = {}", w.seed_probabilities_size(),
-                             FedAlgorithmName(spec.fed.algo), spec.fed.num_seeds);
+                             FedAlgorithmName(spec.fed.algo), FedKSeedNumSeeds(spec.fed));
     for (float q : w.seed_probabilities()) {
       if (!std::isfinite(q) || q < 0.0f) return InvalidArgument("plan has a seed probability {}", q);
       p.seed_probabilities.push_back(q);
@@ -168,10 +163,11 @@ StatusOr<ClientReply> FromWire(const wire::SubmitReplyRequest& w, const FedOptio
   r.scalar = static_cast<double>(w.scalar());  // f32 is what the simulation aggregates too
   if (!std::isfinite(r.scalar)) return InvalidArgument("client {}: non-finite scalar", r.client);
   if (fedkseed) {
-    if (w.seed_scalars().size() > 6 * static_cast<size_t>(o.local_steps))
+    const int tau = FedKSeedLocalSteps(o);
+    if (w.seed_scalars().size() > 6 * static_cast<size_t>(tau))
       return InvalidArgument("client {}: {} bytes of seed-scalar pairs for tau = {} ({} bytes at most)", r.client,
-                             w.seed_scalars().size(), o.local_steps, 6 * o.local_steps);
-    auto pairs = DecodeSeedScalars(w.seed_scalars(), o.num_seeds);
+                             w.seed_scalars().size(), tau, 6 * tau);
+    auto pairs = DecodeSeedScalars(w.seed_scalars(), FedKSeedNumSeeds(o));
     if (!pairs.ok()) return InvalidArgument("client {}: {}", r.client, pairs.status().message());
     r.pairs = std::move(*pairs);
   }

@@ -456,9 +456,7 @@ TEST(BackendRunTest, SimulationOnTheScalarBackendReplaysOnTheCpu) {
     o.batch_size = 2;
     o.lr = 1e-3f;
     o.eps = 1e-2f;
-    o.num_seeds = 8;
-    o.local_steps = 2;
-    o.client_fraction = 0.5;
+    if (IsFedKSeed(algo)) o.params = {{"K", 8}, {"local-steps", 2}, {"client-fraction", 0.5}};
     o.replicas = true;  // every client's copy is checked against the global one
     o.backend = BackendKind::kScalar;
     ModelWeights global = base.Clone();

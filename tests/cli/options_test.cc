@@ -61,8 +61,9 @@ TEST(CliOptionsTest, OutOfRangeNumbersAreRefusedNamingTheOption) {
       {"--byzantine 2", "--byzantine: 2 is out of range; want a number in [0, 1]"},
       {"--samples -1", "--samples: -1 is out of range"},
       {"--rounds 0", "--rounds: 0 is out of range; want a number >= 1"},
-      {"--client-fraction 0", "--client-fraction: 0 is out of range; want a fraction in (0, 1]"},
-      {"--K 70000", "--K: 70000 is out of range"},
+      {"--client-fraction 0", "--client-fraction: 0 is out of range; want a number in (0, 1]"},
+      {"--K 70000", "--K: 70000 is out of range; want an integer in [1, 65536]"},
+      {"--K 2.5", "--K: 2.5 is out of range; want an integer in [1, 65536]"},
       {"--dp-epsilon inf", "--dp-epsilon: inf is not finite"},
       {"--max-scalar -1", "--max-scalar: -1 is out of range"},
   };

@@ -81,9 +81,7 @@ TEST_P(FedSimTest, ReplicasAgreeReplayMatchesAndLossGoesDown) {
   o.lr = c.lr;
   o.seed = 11;
   o.replicas = true;  // every client keeps its own copy; the engine checks fingerprints each round
-  o.num_seeds = 64;
-  o.local_steps = 10;
-  o.client_fraction = 0.4;
+  if (IsFedKSeed(c.algo)) o.params = {{"K", 64}, {"local-steps", 10}, {"client-fraction", 0.4}};
   ModelWeights global = f->base.Clone();
   const double before = EvalLoss(global, ctx, f->eval);
   auto r = RunSimulation(&global, ctx, Split(f->train, c.clients), {}, Objective::kLanguageModel, o);
@@ -128,9 +126,7 @@ TEST(FedSimTest, ResumedRunReachesTheUninterruptedFingerprint) {
     o.batch_size = 4;
     o.lr = algo == FedAlgorithm::kFeedSign ? 2e-4f : 3e-5f;
     o.seed = 21;
-    o.num_seeds = 32;
-    o.local_steps = 6;
-    o.client_fraction = 0.5;
+    if (IsFedKSeed(algo)) o.params = {{"K", 32}, {"local-steps", 6}, {"client-fraction", 0.5}};
     const auto shards = Split(f->train, 4);
     ModelWeights whole = f->base.Clone();
     auto full = RunSimulation(&whole, ctx, shards, {}, Objective::kLanguageModel, o);
@@ -225,9 +221,7 @@ TEST(FedSimTest, FedKSeedPayloadUnder18KB) {
   o.algo = FedAlgorithm::kFedKSeed;
   o.rounds = 2;
   o.lr = 1e-5f;
-  o.num_seeds = 4096;   // the paper's K
-  o.local_steps = 200;  // the paper's tau
-  o.client_fraction = 0.05;
+  o.params = {{"K", 4096}, {"local-steps", 200}, {"client-fraction", 0.05}};  // the paper's K, tau and fraction
   ModelWeights global = f->base.Clone();
   auto r = RunSimulation(&global, ctx, Split(f->train, 20), {}, Objective::kLanguageModel, o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();

@@ -17,9 +17,7 @@ namespace {
 FedOptions KSeedOptions(FedAlgorithm algo) {
   FedOptions o;
   o.algo = algo;
-  o.num_seeds = 64;
-  o.local_steps = 20;
-  o.client_fraction = 0.5;
+  if (IsFedKSeed(algo)) o.params = {{"K", 64}, {"local-steps", 20}, {"client-fraction", 0.5}};
   o.lr = 1e-3f;
   o.seed = 5;
   return o;
@@ -132,7 +130,7 @@ TEST(StrategyTest, ScalarsBeyondTheRunsBoundAreRefused) {
 TEST(StrategyTest, OptionsThatCouldOverflowTheLedgerOrTheShardsAreRefused) {
   FedOptions o = KSeedOptions(FedAlgorithm::kFedKSeed);
   o.lr = 1.0f;
-  o.local_steps = 5;  // 1 x 5 x 1e4 = 5e4 > the ledger's 1e4
+  o.params["local-steps"] = 5;  // 1 x 5 x 1e4 = 5e4 > the ledger's 1e4
   auto big = Strategy::Create(o, std::vector<int64_t>(2, 7));
   ASSERT_FALSE(big.ok());
   EXPECT_NE(big.status().message().find("over the ledger's bound"), std::string::npos) << big.status().ToString();
@@ -163,6 +161,7 @@ TEST(StrategyTest, AScalarRuleIsRefusedWhereItWouldBeIgnored) {
   EXPECT_EQ(k.status().message(), "the aggregation rule median applies to zo-fedsgd only (fedkseed aggregates by its "
                                   "own weighted mean)");
   o.algo = FedAlgorithm::kZoFedSgd;
+  o.params.clear();  // FedKSeed's K, tau and fraction are not ZO-FedSGD's
   o.batch_size = 4;
   auto zo = Strategy::Create(o, std::vector<int64_t>(2, 7));
   EXPECT_TRUE(zo.ok()) << "ZO-FedSGD takes it: " << zo.status().ToString();

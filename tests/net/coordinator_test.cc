@@ -64,9 +64,8 @@ std::optional<World> Load(const RunSpec& run) {
 RunSpec SmallKSeedRun() {
   RunSpec s;
   s.fed.algo = FedAlgorithm::kFedKSeed;
-  s.fed.num_seeds = 64;
-  s.fed.local_steps = 5;
-  s.fed.client_fraction = 1.0;  // every client takes part in every round
+  // every client takes part in every round
+  s.fed.params = {{"K", 64}, {"local-steps", 5}, {"client-fraction", 1.0}};
   s.fed.lr = 1e-4f;
   s.fed.seed = 11;
   s.rounds = 3;

@@ -18,9 +18,7 @@ namespace {
 RunSpec KSeedRun() {
   RunSpec s;
   s.fed.algo = FedAlgorithm::kFedKSeedPro;
-  s.fed.num_seeds = 64;
-  s.fed.local_steps = 5;
-  s.fed.client_fraction = 0.5;
+  s.fed.params = {{"K", 64}, {"local-steps", 5}, {"client-fraction", 0.5}};
   s.fed.lr = 1e-4f;
   s.fed.seed = 7;
   s.rounds = 4;
@@ -45,6 +43,7 @@ TEST(NetWireTest, RunConfigRoundTripsAndIsValidated) {
   // which would ignore it.
   RunSpec z = s;
   z.fed.algo = FedAlgorithm::kZoFedSgd;
+  z.fed.params.clear();  // FedKSeed's options are not ZO-FedSGD's
   z.aggregate = "trimmed:0.25";
   z.fed.rule = ScalarRule::kTrimmedMean;
   z.fed.trim_fraction = 0.25;
@@ -62,7 +61,7 @@ TEST(NetWireTest, RunConfigRoundTripsAndIsValidated) {
   c.set_algorithm("mezo");
   EXPECT_FALSE(FromWire(c).ok()) << "mezo is not a networked algorithm";
   ToWire(s, &c);
-  c.set_num_seeds(70000);
+  (*c.mutable_params())["K"] = 70000;
   EXPECT_FALSE(FromWire(c).ok()) << "K above the u16 index range";
   ToWire(s, &c);
   c.set_base_fingerprint("xyz");

@@ -6,6 +6,7 @@
 
 #include "data/sampling.h"
 #include "fed/aggregate.h"
+#include "fed/algorithms/fedkseed.h"
 #include "fed/algorithms/participants.h"
 
 namespace seedtune {
@@ -45,13 +46,14 @@ StatusOr<ClientReply> TrainFedKSeedClient(const ClientTrainer& client, const Par
   PortableRng pick(StepSeed(o.seed, static_cast<uint64_t>(t), 0x70000u + static_cast<uint32_t>(id)));
   const uint64_t attack_seed = client.AttackSeed(t);
   const BatchOptions bopts = client.batch_options();
-  const int64_t base_step = (t - 1) * o.local_steps;
+  const int tau = FedKSeedLocalSteps(o);
+  const int64_t base_step = (t - 1) * tau;
   ClientReply reply;
   reply.client = id;
   reply.round = t;
   double loss = 0.0;
-  for (int step = 1; step <= o.local_steps; ++step) {
-    const int j = DrawSeedIndex(pick, plan.seed_probabilities, o.num_seeds);
+  for (int step = 1; step <= tau; ++step) {
+    const int j = DrawSeedIndex(pick, plan.seed_probabilities, static_cast<int>(candidates.size()));
     const auto idx = StepBatch(client.DataSeed(), base_step + step, 1, static_cast<int64_t>(data.size()));
     const EncodedExample& one = data[static_cast<size_t>(idx[0])];
     ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(*local, std::span<const EncodedExample>(&one, 1), client.objective(),

@@ -8,6 +8,7 @@
 
 #include "core/little_endian.h"
 #include "data/sampling.h"
+#include "fed/algorithms/fedkseed.h"
 #include "fed/messages.h"
 #include "fed/strategy.h"
 #include "zo/update.h"
@@ -19,9 +20,11 @@ namespace {
 class FedKSeedStrategy final : public Strategy {
  public:
   FedKSeedStrategy(const FedOptions& o, std::vector<int64_t> examples)
-      : Strategy(o, std::move(examples)), candidates_(FedKSeedCandidates(o.seed, o.num_seeds)) {
-    abs_sum_.assign(static_cast<size_t>(o.num_seeds), 0.0);
-    count_.assign(static_cast<size_t>(o.num_seeds), 1);  // history starts at [0]
+      : Strategy(o, std::move(examples)), num_seeds_(FedKSeedNumSeeds(o_)),
+        local_steps_(FedKSeedLocalSteps(o_)),
+        candidates_(FedKSeedCandidates(o.seed, num_seeds_)) {
+    abs_sum_.assign(static_cast<size_t>(num_seeds_), 0.0);
+    count_.assign(static_cast<size_t>(num_seeds_), 1);  // history starts at [0]
   }
 
   const std::vector<uint64_t>& candidates() const override { return candidates_; }
@@ -33,7 +36,7 @@ class FedKSeedStrategy final : public Strategy {
     // with every client available this is the simulation's sample.
     const int n = static_cast<int>(available.size());
     const int total = num_clients();
-    const int m = std::min(n, std::max(1, static_cast<int>(o_.client_fraction * total)));
+    const int m = std::min(n, std::max(1, static_cast<int>(FedKSeedClientFraction(o_) * total)));
     auto perm = SeededPermutation(n, StepSeed(o_.seed, static_cast<uint64_t>(round), 0x5a3u));
     for (int i = 0; i < m; ++i) plan.participants.push_back(available[static_cast<size_t>(perm[i])]);
     std::sort(plan.participants.begin(), plan.participants.end());
@@ -52,7 +55,7 @@ class FedKSeedStrategy final : public Strategy {
       const uint32_t bytes = GetU32(aux, at + 4);
       at += 8;
       if (aux.size() - at < bytes) return DataLoss("FedKSeed-Pro round state truncated in reply {}", i);
-      ASSIGN_OR_RETURN(auto pairs, DecodeSeedScalars(aux.substr(at, bytes), o_.num_seeds));
+      ASSIGN_OR_RETURN(auto pairs, DecodeSeedScalars(aux.substr(at, bytes), num_seeds_));
       uploads.push_back(std::move(pairs));
       at += bytes;
     }
@@ -75,12 +78,12 @@ class FedKSeedStrategy final : public Strategy {
   Status CheckShards() const override { return Status::Ok(); }
 
   Status CheckReply(const ClientReply& r) const override {
-    if (r.pairs.size() > static_cast<size_t>(o_.local_steps))
-      return InvalidArgument("client {}: {} (seed, scalar) pairs for tau = {}", r.client, r.pairs.size(), o_.local_steps);
+    if (r.pairs.size() > static_cast<size_t>(local_steps_))
+      return InvalidArgument("client {}: {} (seed, scalar) pairs for tau = {}", r.client, r.pairs.size(), local_steps_);
     for (size_t i = 0; i < r.pairs.size(); ++i) {
-      if (r.pairs[i].first >= o_.num_seeds)
+      if (r.pairs[i].first >= num_seeds_)
         return InvalidArgument("client {}: pair {} has seed index {} >= K = {}", r.client, i, r.pairs[i].first,
-                               o_.num_seeds);
+                               num_seeds_);
       if (!std::isfinite(r.pairs[i].second))
         return InvalidArgument("client {}: pair {} has a non-finite scalar", r.client, i);
       if (std::fabs(r.pairs[i].second) > o_.max_abs_scalar)
@@ -101,8 +104,8 @@ class FedKSeedStrategy final : public Strategy {
         return InvalidArgument("round {}: unknown client {}", plan.round, r.client);
       examples += examples_[static_cast<size_t>(r.client)];
     }
-    std::vector<double> delta(static_cast<size_t>(o_.num_seeds), 0.0);
-    std::vector<char> changed(static_cast<size_t>(o_.num_seeds), 0);
+    std::vector<double> delta(static_cast<size_t>(num_seeds_), 0.0);
+    std::vector<char> changed(static_cast<size_t>(num_seeds_), 0);
     for (const auto& r : replies) {
       const double wc = static_cast<double>(examples_[static_cast<size_t>(r.client)]) / static_cast<double>(examples);
       for (const auto& [j, g] : r.pairs) {
@@ -126,17 +129,19 @@ class FedKSeedStrategy final : public Strategy {
     // The round's list is what the broadcast decodes to, so every
     // participant applies exactly the float deltas that travel.
     out->broadcast = EncodeRoundDeltas(delta, changed);
-    ASSIGN_OR_RETURN(auto deltas, DecodeRoundDeltas(out->broadcast, o_.num_seeds));
+    ASSIGN_OR_RETURN(auto deltas, DecodeRoundDeltas(out->broadcast, num_seeds_));
     for (const auto& [j, d] : deltas) out->updates.push_back(ZUpdate{candidates_[j], -o_.lr * d, 1.0f});
     // Down: the broadcast, plus the K probabilities (f32) for Pro.
     out->traffic.down_bits =
-        8ull * out->broadcast.size() + (pro() ? 32ull * static_cast<uint64_t>(o_.num_seeds) : 0);
+        8ull * out->broadcast.size() + (pro() ? 32ull * static_cast<uint64_t>(num_seeds_) : 0);
     return Status::Ok();
   }
 
  private:
   bool pro() const { return o_.algo == FedAlgorithm::kFedKSeedPro; }
 
+  int num_seeds_;    // K
+  int local_steps_;  // tau
   std::vector<uint64_t> candidates_;
   // Pro: per seed, sum of |clip(g, -1000, 1000)| and count over every g
   // reported (the paper's code starts each history at [0]).
@@ -145,6 +150,16 @@ class FedKSeedStrategy final : public Strategy {
 };
 
 }  // namespace
+
+std::span<const AlgorithmOption> FedKSeedOptions() {
+  // The paper's K = 4096, tau = 200, 5% of the clients per round.
+  static const AlgorithmOption table[] = {
+      {kFedKSeedNumSeeds, "candidate seeds K (u16 indices)", 4096, 1, 65536, true},
+      {kFedKSeedLocalSteps, "local MeZO steps tau (batch 1) per sampled client", 200, 1, 1 << 20, true},
+      {kFedKSeedClientFraction, "clients sampled per round (at least one)", 0.05, 0, 1, false, /*min_exclusive=*/true},
+  };
+  return table;
+}
 
 std::unique_ptr<Strategy> MakeFedKSeedStrategy(const FedOptions& o, std::vector<int64_t> examples) {
   return std::make_unique<FedKSeedStrategy>(o, std::move(examples));

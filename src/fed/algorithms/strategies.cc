@@ -1,6 +1,7 @@
 #include "fed/algorithms/strategies.h"
 
 #include "fed/algorithms/decomfl.h"
+#include "fed/algorithms/fedkseed.h"
 
 namespace seedtune {
 
@@ -17,10 +18,11 @@ std::span<const StrategyRegistration> RegisteredStrategies() {
       {FedAlgorithm::kFeedSign, "1 bit up (the sign of g), majority vote down", true, false, {}, MakeFeedSignStrategy},
       {FedAlgorithm::kZoFedSgd, "each client's g along its own seed, mean / median / trimmed", true, false, {},
        MakeZoFedSgdStrategy},
-      {FedAlgorithm::kFedKSeed, "tau local steps on K candidate seeds, (index, g) pairs up", true, true, {},
+      {FedAlgorithm::kFedKSeed, "tau local steps on K candidate seeds, (index, g) pairs up", true, true, FedKSeedOptions(),
        MakeFedKSeedStrategy},
       // Pro: the same class, seeds drawn from its history
-      {FedAlgorithm::kFedKSeedPro, "FedKSeed with seeds drawn by their history", true, true, {}, MakeFedKSeedStrategy},
+      {FedAlgorithm::kFedKSeedPro, "FedKSeed with seeds drawn by their history", true, true, FedKSeedOptions(),
+       MakeFedKSeedStrategy},
       DeComFlStrategyRegistration(),
   };
   return table;
