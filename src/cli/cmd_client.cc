@@ -108,6 +108,11 @@ CommandRunner RegisterClient(CLI::App& app) {
     }
     auto fdata = LoadFederatedData(dopts, **tok, weights->config());
     if (!fdata.ok()) return Fail("client", fdata.status());
+    if (!run.tokens_digest.empty() && run.tokens_digest != fdata->tokens_digest)
+      return Fail("client", FailedPrecondition("this client encodes the run's data to other tokens than the server's "
+                                               "--tokenizer (tokens digest {} here, {} in the run): use the run's "
+                                               "tokenizer (-t), or a --max-length within this model's context",
+                                               fdata->tokens_digest, run.tokens_digest));
     const auto& shard = fdata->shards[static_cast<size_t>(popts.client_id)];
     std::fprintf(stderr, "client %d: %s run, %lld rounds, shard of %zu examples of %s\n", popts.client_id,
                  FedAlgorithmName(run.fed.algo), static_cast<long long>(run.rounds), shard.size(), run.data.task.c_str());

@@ -10,6 +10,7 @@
 #include "cli/shared_options.h"
 #include "fed/algorithms/strategies.h"
 #include "net/coordinator.h"
+#include "runtime/model_source.h"
 
 namespace seedtune::cli {
 
@@ -20,7 +21,7 @@ CommandRunner RegisterServer(CLI::App& app) {
       "aggregate the clients' replies, record every round in the ledger and publish it. Holds no model weights. "
       "Clients run `seedtune client`; the same options as `simulate` give the same model.");
   struct Args {
-    std::string algo = "feedsign", dist = "gauss", rule = "mean", metrics, tokens, port_file;
+    std::string algo = "feedsign", dist = "gauss", rule = "mean", metrics, tokens, port_file, tokenizer;
     bool json = false;
     CoordinatorOptions co;
     AlgorithmFlags algo_flags;
@@ -52,6 +53,10 @@ CommandRunner RegisterServer(CLI::App& app) {
   AddShared(cmd, shared::kDevN, run.data.dev_n);
   AddShared(cmd, shared::kMaxLength, run.data.max_length);
   AddShared(cmd, shared::kMinPerClient, run.data.min_per_client);
+  cmd->add_option("--tokenizer", a->tokenizer,
+                  "Tokenizer the clients must encode the data with (file or directory, as -t elsewhere): the server "
+                  "records the digest of every shard's tokens in the ledger and the run config, and a client whose "
+                  "encoding differs is refused; default: not pinned");
   cmd->add_option("--base-fingerprint", run.base_fingerprint,
                   "Fingerprint of the base model (seedtune info --json); default: the first client's");
   cmd->add_option("--quorum", co.quorum, "Replies that close a round at its deadline")->capture_default_str()->check(AtLeast(1));
@@ -105,6 +110,17 @@ CommandRunner RegisterServer(CLI::App& app) {
     co.run.fed.trim_fraction = rule->trim_fraction;
     co.run.aggregate = a->rule;
     co.run.data.seed = co.run.fed.seed;
+    if (!a->tokenizer.empty()) {
+      // The shards as the clients encode them; no model here, so no
+      // truncation to a model's context beyond --max-length.
+      auto tok = LoadTokenizerForModel("", ModelConfig{}, a->tokenizer);
+      if (!tok.ok()) return Fail("server", tok.status());
+      FederatedDataOptions dopts = co.run.data;
+      dopts.eval_n = 0;
+      auto fdata = LoadFederatedData(dopts, **tok, ModelConfig{});
+      if (!fdata.ok()) return Fail("server", fdata.status());
+      co.run.tokens_digest = fdata->tokens_digest;
+    }
     if (!a->tokens.empty()) {
       auto tokens = ReadClientTokens(a->tokens, co.run.clients());
       if (!tokens.ok()) return Fail("server", tokens.status());

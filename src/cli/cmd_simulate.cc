@@ -205,7 +205,8 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     Status ledger_status;
     if (!a->ledger.empty()) {
       const LedgerHeader h = FederatedLedgerHeader(sim, dopts, a->rule, sim.rounds, fdata->data_digest,
-                                                   FingerprintHex(ModelFingerprint(*weights, ctx)));
+                                                   FingerprintHex(ModelFingerprint(*weights, ctx)),
+                                                   fdata->tokens_digest);
       if (a->resume && !std::filesystem::exists(a->ledger))
         return Fail("simulate", NotFound("--resume: {} does not exist (drop --resume to start a new run)", a->ledger));
       if (a->resume) {

@@ -70,6 +70,15 @@ StatusOr<FederatedData> LoadFederatedData(const FederatedDataOptions& o, const T
   out.shards.resize(static_cast<size_t>(o.clients));
   for (int c = 0; c < o.clients; ++c)
     for (int64_t i : shards[static_cast<size_t>(c)]) out.shards[static_cast<size_t>(c)].push_back(train[static_cast<size_t>(i)]);
+  Digest64 tokens;
+  tokens.AddU64(out.shards.size());
+  for (const auto& shard : out.shards) {
+    tokens.AddU64(shard.size());
+    for (const auto& e : shard) AddToDigest(e, &tokens);
+  }
+  tokens.AddU64(out.dev.size());
+  for (const auto& e : out.dev) AddToDigest(e, &tokens);
+  out.tokens_digest = tokens.Hex();
   return out;
 }
 

@@ -36,6 +36,9 @@ struct FederatedData {
   // Of the raw examples every shard and the dev set hold (DescribeFederatedShards
   // gives the same without a tokenizer): the ledger header's "data".
   std::string data_digest;
+  // The same examples as encoded (every shard's tokens in client order, then
+  // the dev set's): another tokenizer or truncation is another run.
+  std::string tokens_digest;
 };
 
 StatusOr<FederatedData> LoadFederatedData(const FederatedDataOptions& options, const Tokenizer& tokenizer,

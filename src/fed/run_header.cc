@@ -8,7 +8,7 @@ namespace seedtune {
 
 LedgerHeader FederatedLedgerHeader(const FedOptions& fed, const FederatedDataOptions& data,
                                    const std::string& aggregate, int64_t rounds, const std::string& data_digest,
-                                   const std::string& base_fingerprint) {
+                                   const std::string& base_fingerprint, const std::string& tokens_digest) {
   LedgerHeader h;
   h.base_fingerprint = base_fingerprint;
   h.algorithm = FedAlgorithmName(fed.algo);
@@ -33,6 +33,7 @@ LedgerHeader FederatedLedgerHeader(const FedOptions& fed, const FederatedDataOpt
   // options existed describe the same run.
   if (fed.dp_epsilon > 0.0) hyper["dp_epsilon"] = fed.dp_epsilon;
   if (fed.max_abs_scalar != kDefaultMaxAbsScalar) hyper["max_scalar"] = fed.max_abs_scalar;
+  if (!tokens_digest.empty()) hyper["tokens"] = tokens_digest;
   // The algorithm's own option table, every entry (defaults included).
   const auto table = AlgorithmOptions(fed.algo);
   for (const auto& param : WithDefaultParams(fed).params) {

@@ -16,8 +16,10 @@ namespace seedtune {
 // `aggregate`: the ZO-FedSGD rule as given (mean | median | trimmed:F).
 // `data_digest`: DescribeFederatedShards' digest (LoadFederatedData's
 // data_digest) of the examples every shard and the dev set hold.
+// `tokens_digest`: LoadFederatedData's tokens_digest of them as encoded
+// (recorded as "tokens"); empty for a server run without --tokenizer.
 LedgerHeader FederatedLedgerHeader(const FedOptions& fed, const FederatedDataOptions& data,
                                    const std::string& aggregate, int64_t rounds, const std::string& data_digest,
-                                   const std::string& base_fingerprint);
+                                   const std::string& base_fingerprint, const std::string& tokens_digest = "");
 
 }  // namespace seedtune

@@ -17,13 +17,16 @@ Status ValidateRunSpec(const RunSpec& s) {
   if (s.data.seed != s.fed.seed) return InvalidArgument("the data seed must be the run seed");
   if (!s.base_fingerprint.empty() && !IsFingerprintHex(s.base_fingerprint))
     return InvalidArgument("base fingerprint '{}' is not 16 hex digits", s.base_fingerprint);
+  if (!s.tokens_digest.empty() && !IsFingerprintHex(s.tokens_digest))
+    return InvalidArgument("tokens digest '{}' is not 16 hex digits", s.tokens_digest);
   if (!IsValidTimeout(s.heartbeat_interval_s))
     return InvalidArgument("heartbeat interval {} s must be in (0, {:g}]", s.heartbeat_interval_s, kMaxTimeoutSeconds);
   return Status::Ok();
 }
 
 LedgerHeader RunLedgerHeader(const RunSpec& s) {
-  return FederatedLedgerHeader(s.fed, s.data, s.aggregate, s.rounds, s.data_digest, s.base_fingerprint);
+  return FederatedLedgerHeader(s.fed, s.data, s.aggregate, s.rounds, s.data_digest, s.base_fingerprint,
+                               s.tokens_digest);
 }
 
 bool IsFingerprintHex(const std::string& s) {

@@ -27,6 +27,10 @@ struct RunSpec {
   // The coordinator's DescribeFederatedShards digest of the data (the ledger
   // header's "data"); not on the wire: each client derives its own shard.
   std::string data_digest;
+  // The digest of every shard's and the dev set's tokens (LoadFederatedData's
+  // tokens_digest) when the coordinator was given the tokenizer; each client
+  // checks its own encoding against it. Empty: not pinned.
+  std::string tokens_digest;
   double heartbeat_interval_s = 1.0;
 
   int clients() const { return data.clients; }

@@ -60,6 +60,7 @@ void ToWire(const RunSpec& s, wire::RunConfig* c) {
   c->set_max_length(s.data.max_length);
   c->set_min_per_client(s.data.min_per_client);
   c->set_base_fingerprint(s.base_fingerprint);
+  c->set_tokens_digest(s.tokens_digest);
   c->set_heartbeat_interval_s(s.heartbeat_interval_s);
   c->set_max_abs_scalar(s.fed.max_abs_scalar);
   for (const auto& [name, value] : s.fed.params) (*c->mutable_params())[name] = value;
@@ -90,6 +91,7 @@ StatusOr<RunSpec> FromWire(const wire::RunConfig& c) {
   s.data.min_per_client = c.min_per_client();
   s.data.seed = s.fed.seed;
   s.base_fingerprint = c.base_fingerprint();
+  s.tokens_digest = c.tokens_digest();
   s.heartbeat_interval_s = c.heartbeat_interval_s();
   s.fed.max_abs_scalar = c.max_abs_scalar();
   for (const auto& [name, value] : c.params()) s.fed.params.emplace(name, value);

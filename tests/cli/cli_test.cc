@@ -377,6 +377,13 @@ TEST(CliTest, SimulateResumeAfterSigkillReachesTheSameFingerprint) {
   }
   other = RunCli(args + dir + "/ref.ledger --resume --max-length 32", true);
   EXPECT_NE(other.out.find("max_length is 512 there, 32 here"), std::string::npos) << "--max-length: " << other.out;
+  // Another tokenizer (same vocabulary, other merges) encodes the same
+  // examples to other tokens: the ledger's "tokens" digest names it.
+  if (auto tok = testing::WriteStories260kTokenizerWithOtherMerges("cli-sim-resume-tok")) {
+    other = RunCli(args + dir + "/ref.ledger --resume -t " + *tok, true);
+    EXPECT_NE(other.code, 0);
+    EXPECT_NE(other.out.find("the ledger records a different run: tokens is"), std::string::npos) << other.out;
+  }
   {
     std::ofstream f(dir + "/text.txt", std::ios::app);
     f << "One more line the first run never saw.\n";

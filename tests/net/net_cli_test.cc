@@ -34,6 +34,12 @@ std::string Stories() {
 }
 
 std::string Bin() { return SEEDTUNE_BINARY; }
+// stories260K's tokenizer: every test server pins the run's tokens with it, as
+// simulate's ledger records them.
+std::string Tokenizer() {
+  auto p = FindAsset("models/stories260K/tok512.bin");
+  return p ? *p : "";
+}
 std::string ClientName(int k) { return fmt::format("c{}", k); }  // (fmt: GCC 12 warns on "c" + to_string)
 
 // One networked run in its own directory: server and client processes with
@@ -51,7 +57,8 @@ struct Net {
     std::remove((dir + "/port").c_str());
     const std::string listen = port > 0 ? "127.0.0.1:" + std::to_string(port) : "127.0.0.1:0";
     server = testing::Spawn(Bin() + " server " + run + " --listen " + listen + " --port-file " + dir + "/port" +
-                            " --ledger " + dir + "/net.ledger --metrics " + dir + "/server.jsonl --json " + extra +
+                            " --ledger " + dir + "/net.ledger --metrics " + dir + "/server.jsonl --json --tokenizer " +
+                            Tokenizer() + " " + extra +
                             " > " + dir + "/" + name + ".out 2> " + dir + "/" + name + ".err");
     const std::string p = testing::WaitForFile(dir + "/port", 20);
     if (p.empty()) return false;
@@ -353,6 +360,24 @@ TEST(NetCliTest, TlsWithASelfSignedCertificateAndPlaintextRefused) {
 // The server names the task, but a client reads only its own data: a file
 // task outside its data root is refused before it trains on it; inside the
 // root (relative to --data) the same run goes ahead.
+// The server pins the tokens the data encodes to (--tokenizer): a client
+// with another tokenizer is refused before it trains, naming both digests;
+// one with the run's tokenizer takes part.
+TEST(NetCliTest, AClientWithAnotherTokenizerIsRefused) {
+  if (Stories().empty()) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  auto other = testing::WriteStories260kTokenizerWithOtherMerges("net-tokenizer");
+  ASSERT_TRUE(other.has_value());
+  Net net("net-tokenizer-run", std::string("--algo feedsign --batch 2 --rounds 2 --lr 1e-3 --seed 2") + kData +
+                                   " --clients 1");
+  ASSERT_TRUE(net.StartServer()) << net.Err("server");
+  EXPECT_EQ(testing::WaitExit(net.StartClient(0, "-t " + *other + " --connect-timeout 5"), 60), 1);
+  EXPECT_NE(net.Err("c0").find("this client encodes the run's data to other tokens than the server's --tokenizer"),
+            std::string::npos)
+      << net.Err("c0");
+  EXPECT_EQ(testing::WaitExit(net.StartClient(0), 60), 0) << net.Err("c0");
+  EXPECT_EQ(testing::WaitExit(net.server, 30), 0) << net.Err("server");
+}
+
 TEST(NetCliTest, AClientRefusesATaskFileOutsideItsDataRoot) {
   if (Stories().empty()) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
   const std::string dir = testing::MakeTempDir("net-data-root");
@@ -403,7 +428,7 @@ TEST(NetCliTest, ASecondServerIsRefusedAndADamagedLedgerIsKeptWhole) {
   ASSERT_TRUE(testing::WaitForText(net.dir + "/server.err", "ledger " + net.dir + "/net.ledger created", 30))
       << net.Err("server");
   const std::string second_server = Bin() + " server " + net.run + " --listen 127.0.0.1:0 --ledger " + net.dir +
-                                    "/net.ledger --json";
+                                    "/net.ledger --json --tokenizer " + Tokenizer();
   EXPECT_EQ(testing::WaitExit(testing::Spawn(second_server + " > " + net.dir + "/second.out 2> " + net.dir +
                                              "/second.err"),
                               60),
@@ -433,6 +458,17 @@ TEST(NetCliTest, ASecondServerIsRefusedAndADamagedLedgerIsKeptWhole) {
   EXPECT_NE(net.Err("other").find("the ledger records a different run: train_n is 64 there, 48 here"),
             std::string::npos)
       << net.Err("other");
+  EXPECT_EQ(ReadFileText(path), bytes);
+  // So is one with another tokenizer (the same examples, other tokens).
+  auto other_tok = testing::WriteStories260kTokenizerWithOtherMerges("net-ledger-guard-tok");
+  ASSERT_TRUE(other_tok.has_value());
+  std::string other_tokens = second_server;
+  other_tokens.replace(other_tokens.find(Tokenizer()), Tokenizer().size(), *other_tok);
+  EXPECT_EQ(testing::WaitExit(testing::Spawn(other_tokens + " > " + net.dir + "/tok.out 2> " + net.dir + "/tok.err"),
+                              60),
+            1);
+  EXPECT_NE(net.Err("tok").find("the ledger records a different run: tokens is"), std::string::npos)
+      << net.Err("tok");
   EXPECT_EQ(ReadFileText(path), bytes);
 
   // One flipped bit in the middle of the file.

@@ -219,4 +219,24 @@ std::vector<float> UniformFloats(size_t n, uint32_t seed) {
   return v;
 }
 
+std::optional<std::string> WriteStories260kTokenizerWithOtherMerges(const std::string& tag) {
+  auto src = FindAsset("models/stories260K/tok512.bin");
+  if (!src) return std::nullopt;
+  std::ifstream in(*src, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // int32 max_token_length, then per piece: f32 score, int32 length, bytes.
+  for (size_t pos = 4; pos + 8 <= bytes.size();) {
+    float score;
+    int32_t len;
+    std::memcpy(&score, &bytes[pos], 4);
+    std::memcpy(&len, &bytes[pos + 4], 4);
+    score = -score;
+    std::memcpy(&bytes[pos], &score, 4);
+    pos += 8 + static_cast<size_t>(len);
+  }
+  const std::string path = MakeTempDir(tag) + "/tok512-other-merges.bin";
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
 }  // namespace seedtune::testing

@@ -53,4 +53,10 @@ std::string MakeTempDir(const std::string& tag);
 // stories260K can learn. nullopt when SST-2 is not in the asset roots.
 std::optional<std::string> WriteSst2SentencesFile(const std::string& tag, int n);
 
+// stories260K's llama2.c tokenizer with every merge score negated, in a new
+// file under a temp dir: the same 512 pieces, so it loads for that model, but
+// it merges in another order and encodes text to other tokens (another
+// tokenizer for the run-identity tests). nullopt when the asset is missing.
+std::optional<std::string> WriteStories260kTokenizerWithOtherMerges(const std::string& tag);
+
 }  // namespace seedtune::testing
