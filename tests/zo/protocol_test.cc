@@ -3,6 +3,7 @@
 // for seed-derivation constants the page does not list.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -12,9 +13,12 @@
 #include <vector>
 
 #include "data/task.h"
+#include "fed/algorithms/decomfl.h"
 #include "fed/strategy.h"
 #include "kernels/random.h"
 #include "train/mezo.h"
+#include "support/fixtures.h"
+#include "zo/fingerprint.h"
 #include "zo/update.h"
 
 namespace seedtune {
@@ -56,6 +60,59 @@ TEST(ProtocolTest, TestVectorsOfDocsProtocolMd) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(z[i], want[i]) << i;
 }
 
+// The page's round vectors (also printed by scripts/protocol_vectors.py, an
+// implementation of the page's definitions in plain Python): DeComFL's seeds
+// and sample, a round's update list from given replies, and the fingerprint
+// of a canonical vector before and after the list (Rademacher z).
+TEST(ProtocolTest, ARoundsUpdateListAndTheFingerprintAfterIt) {
+  EXPECT_EQ(DeComFlDirectionSeed(42, 1, 0, 0), 0x238379bdb2719a56ull);
+  EXPECT_EQ(DeComFlDirectionSeed(42, 1, 0, 1), 0x7c23cbb7ef056c2bull);
+  EXPECT_EQ(DeComFlDirectionSeed(42, 1, 1, 0), 0x217ca34985b80e63ull);
+
+  FedOptions o;
+  o.algo = kDeComFl;
+  o.seed = 42;
+  o.lr = 1e-3f;
+  o.params = {{kDeComFlPerturbations, 2}, {kDeComFlSteps, 1}, {kDeComFlSampledClients, 2}};
+  auto strategy = Strategy::Create(o, std::vector<int64_t>(6, 32));
+  ASSERT_TRUE(strategy.ok()) << strategy.status().ToString();
+  const RoundPlan plan = (*strategy)->ConfigureRound(1, std::vector<int>{0, 1, 2, 3, 4, 5});
+  ASSERT_EQ(plan.participants, (std::vector<int>{0, 1}));
+  std::vector<ClientReply> replies(2);
+  const std::vector<float> scalars[2] = {{1.5f, -2.0f}, {0.25f, 4.0f}};
+  for (int c = 0; c < 2; ++c) {
+    replies[c].client = c;
+    replies[c].round = 1;
+    replies[c].scalars = scalars[c];
+  }
+  auto round = (*strategy)->Aggregate(plan, replies);
+  ASSERT_TRUE(round.ok()) << round.status().ToString();
+  ASSERT_EQ(round->updates.size(), 2u);
+  const uint64_t seeds[2] = {0x238379bdb2719a56ull, 0x7c23cbb7ef056c2bull};
+  const uint32_t alpha_bits[2] = {0xb9e56042u, 0xba03126fu};
+  for (int j = 0; j < 2; ++j) {
+    EXPECT_EQ(round->updates[j].seed, seeds[j]);
+    uint32_t bits;
+    std::memcpy(&bits, &round->updates[j].alpha, 4);
+    EXPECT_EQ(bits, alpha_bits[j]) << "update " << j;
+    EXPECT_EQ(round->updates[j].decay, 1.0f);
+  }
+
+  // A model whose canonical vector is theta_i = (i mod 1024) 2^-10.
+  auto w = ModelWeights::Allocate(testing::TinyConfig(Architecture::kLlama));
+  ASSERT_TRUE(w.ok());
+  ASSERT_EQ(w->num_params(), 74688);
+  for (size_t t = 0; t < w->num_tensors(); ++t) {
+    auto x = w->tensor(t);
+    for (size_t e = 0; e < x.size(); ++e)
+      x[e] = static_cast<float>((w->canonical_index(t) + static_cast<int64_t>(e)) % 1024) * 0x1.0p-10f;
+  }
+  ThreadingContext ctx(2);
+  EXPECT_EQ(FingerprintHex(ModelFingerprint(*w, ctx)), "c47d4ab903540767");
+  ApplyUpdates(&*w, round->updates, ZDistribution::kRademacher, ctx);
+  EXPECT_EQ(FingerprintHex(ModelFingerprint(*w, ctx)), "14fe01cd423c47bc");
+}
+
 // Every domain tag passed to StepSeed in src/ (a hex constant in the call)
 // must be listed in docs/protocol.md, so the page stays complete.
 TEST(ProtocolTest, EverySeedConstantInSrcIsDocumented) {
@@ -66,7 +123,7 @@ TEST(ProtocolTest, EverySeedConstantInSrcIsDocumented) {
   const std::regex call(R"(StepSeed\([^;]*?(0x[0-9a-fA-F]+)u?)");
   std::set<std::string> found;
   for (const auto& e : std::filesystem::recursive_directory_iterator("src")) {
-    if (!e.is_regular_file() || e.path().extension() != ".cc") continue;
+    if (!e.is_regular_file() || (e.path().extension() != ".cc" && e.path().extension() != ".h")) continue;
     const std::string text = ReadAll(e.path());
     for (std::sregex_iterator it(text.begin(), text.end(), call), end; it != end; ++it) {
       std::string k = (*it)[1].str();
