@@ -444,8 +444,9 @@ TEST(CliTest, SimulatedMezoWithOneClientIsTrain) {
     ASSERT_EQ(b->records[i].updates.size(), 1u);
     EXPECT_EQ(a->records[i].updates[0].seed, b->records[i].updates[0].seed) << "step " << i + 1;
     EXPECT_EQ(std::memcmp(&a->records[i].updates[0].alpha, &b->records[i].updates[0].alpha, 4), 0) << "step " << i + 1;
-    if (a->records[i].fingerprint != 0)  // train records one every --fingerprint-every steps and at the end
+    if (a->records[i].fingerprint != 0) {  // train records one every --fingerprint-every steps and at the end
       EXPECT_EQ(a->records[i].fingerprint, b->records[i].fingerprint) << "step " << i + 1;
+    }
   }
   EXPECT_NE(a->records.back().fingerprint, 0u);
   EXPECT_EQ(a->records.back().fingerprint, b->records.back().fingerprint);

@@ -52,20 +52,11 @@ TEST(OneByteUpdatesTest, CanonicalOrderAndScale) {
 }
 
 TEST(OneByteSimTest, FourPeersWithJoinAndLeaveStayIdenticalAndLearn) {
-  auto model = FindAsset("models/stories260K/stories260K.bin");
-  auto text = testing::WriteSst2SentencesFile("onebyte", 600);
-  if (!model || !text) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
-  auto base = LoadModel(*model);
-  ASSERT_TRUE(base.ok());
-  auto tok = LoadTokenizerForModel(*model, base->config(), "");
-  TaskOptions topts;
-  topts.train_n = 240;
-  topts.dev_n = 0;
-  topts.eval_n = 100;
-  auto task = LoadTask("text:" + *text, "", topts);
-  ASSERT_TRUE(task.ok() && tok.ok());
-  auto train = *EncodeExamples(task->train, **tok, 96);
-  auto eval = *EncodeExamples(task->eval, **tok, 96);
+  auto fixture = testing::LoadStoriesLmTask("onebyte", 600, 240, 0, 100, 96);
+  if (!fixture) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
+  const ModelWeights* base = &fixture->base;
+  const auto& train = fixture->train;
+  const auto& eval = fixture->eval;
   auto shards = *PartitionIid(static_cast<int64_t>(train.size()), 4, 1);
   std::vector<std::vector<EncodedExample>> data(4);
   for (int m = 0; m < 4; ++m)

@@ -23,28 +23,7 @@
 namespace seedtune {
 namespace {
 
-struct Fixture {
-  ModelWeights base;
-  std::vector<EncodedExample> train, eval;
-};
-
-std::optional<Fixture> Load() {
-  auto model = FindAsset("models/stories260K/stories260K.bin");
-  auto text = testing::WriteSst2SentencesFile("fedsim", 1000);
-  if (!model || !text) return std::nullopt;
-  auto w = LoadModel(*model);
-  auto tok = LoadTokenizerForModel(*model, w->config(), "");
-  TaskOptions opts;
-  opts.train_n = 300;
-  opts.dev_n = 0;
-  opts.eval_n = 150;
-  auto task = LoadTask("text:" + *text, "", opts);
-  if (!w.ok() || !tok.ok() || !task.ok()) return std::nullopt;
-  Fixture f{std::move(*w), {}, {}};
-  f.train = *EncodeExamples(task->train, **tok, 96);
-  f.eval = *EncodeExamples(task->eval, **tok, 96);
-  return f;
-}
+std::optional<testing::StoriesLmTask> Load() { return testing::LoadStoriesLmTask("fedsim", 1000, 300, 0, 150, 96); }
 
 std::vector<std::vector<EncodedExample>> Split(const std::vector<EncodedExample>& train, int clients) {
   auto shards = PartitionIid(static_cast<int64_t>(train.size()), clients, 3);

@@ -1,6 +1,9 @@
 #include "support/fixtures.h"
 
 #include "core/assets.h"
+#include "data/task.h"
+#include "formats/checkpoint.h"
+#include "runtime/model_source.h"
 
 #include <fstream>
 
@@ -237,6 +240,27 @@ std::optional<std::string> WriteStories260kTokenizerWithOtherMerges(const std::s
   const std::string path = MakeTempDir(tag) + "/tok512-other-merges.bin";
   std::ofstream(path, std::ios::binary) << bytes;
   return path;
+}
+
+std::optional<StoriesLmTask> LoadStoriesLmTask(const std::string& tag, int sentences, int train_n, int dev_n, int eval_n,
+                                               int max_length) {
+  auto model = FindAsset("models/stories260K/stories260K.bin");
+  auto text = WriteSst2SentencesFile(tag, sentences);
+  if (!model || !text) return std::nullopt;
+  auto w = LoadModel(*model);
+  if (!w.ok()) return std::nullopt;
+  auto tok = LoadTokenizerForModel(*model, w->config(), "");
+  TaskOptions opts;
+  opts.train_n = train_n;
+  opts.dev_n = dev_n;
+  opts.eval_n = eval_n;
+  auto task = LoadTask("text:" + *text, "", opts);
+  if (!tok.ok() || !task.ok()) return std::nullopt;
+  auto train = EncodeExamples(task->train, **tok, max_length);
+  auto dev = EncodeExamples(task->dev, **tok, max_length);
+  auto eval = EncodeExamples(task->eval, **tok, max_length);
+  if (!train.ok() || !dev.ok() || !eval.ok()) return std::nullopt;
+  return StoriesLmTask{std::move(*w), std::move(*train), std::move(*dev), std::move(*eval)};
 }
 
 }  // namespace seedtune::testing

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "data/encode.h"
 #include "model/config.h"
 #include "model/weights.h"
 
@@ -52,6 +53,17 @@ std::string MakeTempDir(const std::string& tag);
 // in a new file under a temp dir: a plain-text language-modelling task that
 // stories260K can learn. nullopt when SST-2 is not in the asset roots.
 std::optional<std::string> WriteSst2SentencesFile(const std::string& tag, int n);
+
+// The real stories260K with a language-modelling task it can learn: the
+// first `sentences` SST-2 training sentences as text:FILE, split train / dev /
+// eval by LoadTask and encoded with the model's tokenizer at `max_length`.
+// nullopt when stories260K or SST-2 is not in the asset roots.
+struct StoriesLmTask {
+  ModelWeights base;
+  std::vector<EncodedExample> train, dev, eval;
+};
+std::optional<StoriesLmTask> LoadStoriesLmTask(const std::string& tag, int sentences, int train_n, int dev_n, int eval_n,
+                                               int max_length);
 
 // stories260K's llama2.c tokenizer with every merge score negated, in a new
 // file under a temp dir: the same 512 pieces, so it loads for that model, but

@@ -19,31 +19,8 @@
 namespace seedtune {
 namespace {
 
-struct Fixture {
-  ModelWeights weights;
-  std::vector<EncodedExample> train, dev, eval;
-};
-
 // SST-2 training sentences as plain text (an LM objective stories260K can learn).
-std::optional<Fixture> Load() {
-  auto model = FindAsset("models/stories260K/stories260K.bin");
-  auto text = testing::WriteSst2SentencesFile("mezo", 1200);
-  if (!model || !text) return std::nullopt;
-  auto w = LoadModel(*model);
-  auto tok = LoadTokenizerForModel(*model, w->config(), "");
-  TaskOptions opts;
-  opts.train_n = 400;
-  opts.dev_n = 100;
-  opts.eval_n = 200;
-  auto task = LoadTask("text:" + *text, "", opts);
-  EXPECT_TRUE(w.ok() && tok.ok() && task.ok());
-  if (!w.ok() || !tok.ok() || !task.ok()) return std::nullopt;
-  Fixture f{std::move(*w), {}, {}, {}};
-  f.train = *EncodeExamples(task->train, **tok, 128);
-  f.dev = *EncodeExamples(task->dev, **tok, 128);
-  f.eval = *EncodeExamples(task->eval, **tok, 128);
-  return f;
-}
+std::optional<testing::StoriesLmTask> Load() { return testing::LoadStoriesLmTask("mezo", 1200, 400, 100, 200, 128); }
 
 MezoOptions Options() {
   MezoOptions o;
@@ -67,8 +44,8 @@ TEST(MezoStories260kTest, LearnsDeterministicallyAndReplaysFromItsLog) {
   auto f = Load();
   if (!f) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
   ThreadingContext ctx(2);
-  const ModelWeights base = f->weights.Clone();
-  const double before = EvalLoss(f->weights, ctx, f->eval);
+  const ModelWeights base = f->base.Clone();
+  const double before = EvalLoss(f->base, ctx, f->eval);
 
   ModelWeights a = base.Clone();
   auto ra = TrainMezo(&a, ctx, f->train, f->dev, Objective::kLanguageModel, Options());
@@ -112,7 +89,7 @@ TEST(MezoStories260kTest, KeepBestRebuildsTheBestDevStateByReplay) {
   auto f = Load();
   if (!f) GTEST_SKIP() << "stories260K or SST-2 not in the asset roots";
   ThreadingContext ctx(2);
-  const ModelWeights base = f->weights.Clone();
+  const ModelWeights base = f->base.Clone();
   MezoOptions o = Options();
   o.steps = 40;
   o.lr = 3e-3f;  // far too large: the dev loss gets worse, so the best state is an early one

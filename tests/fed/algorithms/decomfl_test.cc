@@ -143,28 +143,8 @@ TEST(DeComFlTest, OptionsOutsideTheTableAreRefused) {
   EXPECT_EQ(AlgorithmParam(bare, kDeComFlSampledClients), 2);
 }
 
-struct Stories {
-  ModelWeights base;
-  std::vector<EncodedExample> train, eval;
-};
-
-std::optional<Stories> LoadStories() {
-  auto model = FindAsset("models/stories260K/stories260K.bin");
-  auto text = testing::WriteSst2SentencesFile("decomfl", 600);
-  if (!model || !text) return std::nullopt;
-  auto w = LoadModel(*model);
-  if (!w.ok()) return std::nullopt;
-  auto tok = LoadTokenizerForModel(*model, w->config(), "");
-  TaskOptions opts;
-  opts.train_n = 200;
-  opts.dev_n = 0;
-  opts.eval_n = 100;
-  auto task = LoadTask("text:" + *text, "", opts);
-  if (!tok.ok() || !task.ok()) return std::nullopt;
-  Stories s{std::move(*w), {}, {}};
-  s.train = *EncodeExamples(task->train, **tok, 64);
-  s.eval = *EncodeExamples(task->eval, **tok, 64);
-  return s;
+std::optional<testing::StoriesLmTask> LoadStories() {
+  return testing::LoadStoriesLmTask("decomfl", 600, 200, 0, 100, 64);
 }
 
 // With one client the round's mean is that client's own f32 scalars, so the
