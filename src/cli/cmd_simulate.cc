@@ -139,6 +139,13 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     const std::vector<EncodedExample>* eval = &fdata->eval;
     size_t train_size = 0;
     for (const auto& shard : data) train_size += shard.size();
+    if (!onebyte) {
+      // What the strategy refuses (a batch over a shard, its options) fails
+      // here, before a ledger or metrics file exists to block the next try.
+      std::vector<int64_t> sizes;
+      for (const auto& shard : data) sizes.push_back(static_cast<int64_t>(shard.size()));
+      if (auto s = Strategy::Create(sim, sizes); !s.ok()) return Fail("simulate", s.status());
+    }
 
     ThreadingContext ctx(o->threads);
     const Objective obj = fdata->objective;

@@ -5,8 +5,11 @@
 #include <malloc.h>
 #endif
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "cli/common.h"
 
@@ -27,6 +30,8 @@ int main(int argc, char** argv) {
   // Any command's options may come from a TOML file ([simulate] / [train]
   // sections); options given on the command line override it.
   app.set_config("--config", "", "Read options from a TOML file (command-line options override it)");
+  // A key no option of its section takes is an error (a typo was silently ignored).
+  app.allow_config_extras(CLI::config_extras_mode::error);
   std::map<CLI::App*, seedtune::cli::CommandRunner> runners;
   for (auto reg : {seedtune::cli::RegisterInfo, seedtune::cli::RegisterGenerate, seedtune::cli::RegisterTokenize,
                    seedtune::cli::RegisterLogits, seedtune::cli::RegisterPpl, seedtune::cli::RegisterConvert,
@@ -39,8 +44,23 @@ int main(int argc, char** argv) {
     auto subs = app.get_subcommands({});
     if (subs.size() > before) runners[subs.back()] = runner;
   }
+  // `seedtune simulate --config f.toml` reads the file like
+  // `seedtune --config f.toml simulate`: the option belongs to the top-level
+  // app (so every command's section is read), wherever it is written.
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      args.insert(args.begin(), {arg, argv[++i]});
+    } else if (arg.rfind("--config=", 0) == 0) {
+      args.insert(args.begin(), arg);
+    } else {
+      args.push_back(arg);
+    }
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; every usage error (unknown option, value
     // out of range, missing argument) exits 2, whatever CLI11's own code.

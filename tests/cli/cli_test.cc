@@ -229,6 +229,29 @@ TEST(CliTest, SimulateReadsTomlAndCommandLineOverrides) {
     EXPECT_EQ(j["client_grads"].size(), 3u);  // clients = 3 from the TOML file
   }
   EXPECT_EQ(rounds, 4) << "--rounds on the command line overrides the file";
+  // --config after the command reads the same file (it said "--model is
+  // required"), an algorithm's own options are keys of its section, and a key
+  // no option takes is refused (a typo was silently ignored).
+  {
+    std::ofstream c(dir + "/decomfl.toml");
+    c << "[simulate]\nalgo = \"decomfl\"\nclients = 3\nrounds = 2\nbatch = 2\nperturbations = 3\n"
+      << "model = \"" << m << "\"\n[train]\nsteps = 7\n";
+  }
+  const std::string rest = " --task text:" + dir + "/text.txt --train-n 30 --dev-n 0 --eval-n 0 --partition iid";
+  r = RunCli("simulate --config " + dir + "/decomfl.toml" + rest + " --ledger " + dir + "/d.ledger", true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto ledger = ReadLedger(dir + "/d.ledger");
+  ASSERT_TRUE(ledger.ok());
+  EXPECT_EQ(ledger->header.algorithm, "decomfl");
+  EXPECT_NE(ledger->header.hyperparameters.find("\"perturbations\":3"), std::string::npos)
+      << ledger->header.hyperparameters;
+  {
+    std::ofstream c(dir + "/typo.toml");
+    c << "[simulate]\nalgo = \"feedsign\"\nrounds = 2\nbatch = 2\nperturbaions = 3\n";
+  }
+  r = RunCli("simulate --model " + m + " --config=" + dir + "/typo.toml" + rest, true);
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("simulate.perturbaions"), std::string::npos) << r.out;
   r = RunCli("simulate --model " + m + " --task text:" + dir + "/text.txt --algo nope", true);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("nope"), std::string::npos) << r.out;

@@ -116,12 +116,16 @@ TEST(CliOptionsTest, ChecksThatNeedTheDataFailBeforeAnyLedgerIsWritten) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/big.ledger"));
   EXPECT_EQ(RunCli(train + "--batch 16", true).code, 0) << "the whole set is a valid batch";
 
-  // Federated: the batch must fit every client's shard.
+  // Federated: the batch must fit every client's shard, and a refused run
+  // leaves no ledger (or metrics file) behind to block the next one.
   r = RunCli("simulate -m " + m + " --task text:" + text +
-                 " --train-n 16 --dev-n 0 --eval-n 0 --clients 4 --partition iid --rounds 1 --batch 5",
+                 " --train-n 16 --dev-n 0 --eval-n 0 --clients 4 --partition iid --rounds 1 --batch 5 --ledger " +
+                 dir + "/sim.ledger --metrics " + dir + "/sim.jsonl",
              true);
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("batch 5 exceeds client 0's 4 training examples"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/sim.ledger"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/sim.jsonl"));
   r = RunCli("simulate --algo onebyte -m " + m + " --task text:" + text +
                  " --train-n 16 --dev-n 0 --eval-n 0 --clients 4 --partition iid --rounds 1 --batch 5",
              true);
