@@ -4,7 +4,10 @@ the training-loss curve (mean over windows of rounds), dev accuracy before and
 after with its binomial standard error, payload bits and the final fingerprint;
 then one table over all runs.
 
-    python3 experiments/summarize_federated.py OUT_DIR [--windows 8]
+    python3 experiments/summarize_federated.py OUT_DIR|METRICS.jsonl ... [--windows 8]
+
+Takes a directory of NAME.jsonl metrics files (simulate --metrics), or the
+files themselves.
 """
 import argparse
 import json
@@ -33,14 +36,26 @@ def acc_se(e):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("out")
+    ap.add_argument("paths", nargs="+", metavar="OUT_DIR|METRICS.jsonl")
     ap.add_argument("--windows", type=int, default=8)
     args = ap.parse_args()
-    names = [n for n in ORDER if os.path.exists(os.path.join(args.out, n + ".jsonl"))]
-    names += sorted(f[:-6] for f in os.listdir(args.out) if f.endswith(".jsonl") and f[:-6] not in ORDER)
+    runs = []  # (name, metrics file)
+    for path in args.paths:
+        if os.path.isdir(path):
+            names = [n for n in ORDER if os.path.exists(os.path.join(path, n + ".jsonl"))]
+            names += sorted(f[:-6] for f in os.listdir(path) if f.endswith(".jsonl") and f[:-6] not in ORDER)
+            runs += [(n, os.path.join(path, n + ".jsonl")) for n in names]
+        elif os.path.isfile(path):
+            with open(path, "rb") as f:
+                if f.read(8).startswith(b"STLEDGR") or not path.endswith(".jsonl"):
+                    ap.error(f"{path}: not a metrics file (JSON lines from simulate --metrics); "
+                             "for a ledger use seedtune ledger show / verify")
+            runs.append((os.path.basename(path)[:-6], path))
+        else:
+            ap.error(f"{path}: no such file or directory")
     table = []
-    for name in names:
-        rounds, evals = load(os.path.join(args.out, name + ".jsonl"))
+    for name, metrics_path in runs:
+        rounds, evals = load(metrics_path)
         if not rounds:
             continue
         secs = sum(r.get("seconds", 0.0) for r in rounds)
