@@ -159,6 +159,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       else if (o->json) std::printf("%s\n", j.dump().c_str());
     };
     auto eval_set = [&](const char* label) -> StatusOr<EvalResult> {
+      if (eval->empty()) return EvalResult{};  // --eval-n 0: nothing to evaluate, no bar
       ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> model, MakeBackend(sim.backend, *weights, ctx));
       ProgressBar bar(label, static_cast<int64_t>(eval->size()), "ex");
       auto r = EvaluateDataset(*model, *eval, obj, sim.eval_batch, [&](int64_t d, int64_t) { bar.Update(d); });
@@ -166,7 +167,8 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       return r;
     };
     std::fprintf(stderr, "simulate: %s, %d clients (%s), %zu train / %zu dev / %zu eval, byzantine %.2f (%s)\n",
-                 a->algo.c_str(), clients, a->partition.c_str(), train_size, dev->size(), eval->size(),
+                 a->algo.c_str(), clients, clients == 1 ? "one client: the whole set" : a->partition.c_str(),
+                 train_size, dev->size(), eval->size(),
                  a->byzantine, AttackName(*attack));
     auto before = eval_set("eval (before)");
     if (!before.ok()) return Fail("simulate", before.status());
@@ -298,14 +300,18 @@ CommandRunner RegisterSimulate(CLI::App& app) {
         static_cast<double>(result->total_up_bits) / static_cast<double>(std::max<uint64_t>(uploads, 1));
     const double per_client_round_down =
         static_cast<double>(result->total_down_bits) / clients / std::max<size_t>(result->rounds.size(), 1);
-    std::fprintf(stderr, "\n%-8s %-34s %-34s\n", "", "eval before", "eval after");
-    if (obj == Objective::kLanguageModel)  // no candidates to be right about: loss only
-      std::fprintf(stderr, "%-8s loss %-29.4f loss %.4f\n", FedAlgorithmName(sim.algo), before->mean_loss,
-                   after->mean_loss);
-    else
-      std::fprintf(stderr, "%-8s acc %.2f%% +- %.2f, loss %.4f       acc %.2f%% +- %.2f, loss %.4f\n",
-                   FedAlgorithmName(sim.algo), 100 * before->accuracy, 100 * before->accuracy_stderr,
-                   before->mean_loss, 100 * after->accuracy, 100 * after->accuracy_stderr, after->mean_loss);
+    const char* algo_name = FedAlgorithmName(sim.algo);
+    if (eval->empty()) {
+      std::fprintf(stderr, "\n%-8s no evaluation (--eval-n 0)\n", algo_name);
+    } else if (obj == Objective::kLanguageModel) {  // no candidates to be right about: loss only
+      std::fprintf(stderr, "\n%-8s %-34s %-34s\n", "", "eval before", "eval after");
+      std::fprintf(stderr, "%-8s loss %-29.4f loss %.4f\n", algo_name, before->mean_loss, after->mean_loss);
+    } else {
+      std::fprintf(stderr, "\n%-8s %-34s %-34s\n", "", "eval before", "eval after");
+      std::fprintf(stderr, "%-8s acc %.2f%% +- %.2f, loss %.4f       acc %.2f%% +- %.2f, loss %.4f\n", algo_name,
+                   100 * before->accuracy, 100 * before->accuracy_stderr, before->mean_loss, 100 * after->accuracy,
+                   100 * after->accuracy_stderr, after->mean_loss);
+    }
     if (sim.dp_epsilon > 0.0)
       std::fprintf(stderr,
                    "DP: each sign sent through randomized response, flip probability %.4f: %g-local DP per step, "

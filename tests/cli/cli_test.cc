@@ -443,6 +443,13 @@ TEST(CliTest, SimulateReportsOnlyTheLossOfALanguageModellingTask) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("feedsign loss "), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("acc "), std::string::npos) << r.out;
+  // Without an evaluation set it says so (it printed "loss 0.0000").
+  r = RunCli("simulate --algo feedsign -m " + m + " --task text:" + WriteParkText(dir) +
+                 " --train-n 8 --dev-n 0 --eval-n 0 --clients 2 --partition iid --rounds 2 --batch 2",
+             true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("feedsign no evaluation (--eval-n 0)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("loss 0.0000"), std::string::npos) << r.out;
 }
 
 // MeZO is one implementation: `simulate --algo mezo` with its one client takes
