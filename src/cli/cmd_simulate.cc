@@ -35,7 +35,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       "algorithm, and onebyte). Options may come from a TOML file (--config) with command-line overrides.");
   auto o = std::make_shared<CommonOptions>();
   struct Args {
-    std::string algo = "feedsign", task = "sst2", data, partition = "dirichlet:0.5", attack = "none", rule = "mean",
+    std::string algo = "feedsign", task = "sst2", data, partition = "auto", attack = "none", rule = "mean",
                 dist = "gauss", metrics, ledger;
     bool resume = false;
     int64_t snapshot_every = 0;
@@ -167,7 +167,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
       return r;
     };
     std::fprintf(stderr, "simulate: %s, %d clients (%s), %zu train / %zu dev / %zu eval, byzantine %.2f (%s)\n",
-                 a->algo.c_str(), clients, clients == 1 ? "one client: the whole set" : a->partition.c_str(),
+                 a->algo.c_str(), clients, fdata->partition.c_str(),
                  train_size, dev->size(), eval->size(),
                  a->byzantine, AttackName(*attack));
     auto before = eval_set("eval (before)");

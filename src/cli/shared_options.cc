@@ -30,7 +30,7 @@ const SharedOption kDevN{"--dev-n", "Dev examples sampled from the training pool
 const SharedOption kEvalN{"--eval-n", "Evaluation examples (0: no evaluation)", NonNegative};
 const SharedOption kMaxLength{"--max-length", "Tokens per sequence (truncated from the left)", UpTo2Pow20};
 const SharedOption kClients{"--clients", "Number of clients (ids 0..N-1)", UpTo65536};
-const SharedOption kPartition{"--partition", "iid or dirichlet:ALPHA (over labels)", nullptr};
+const SharedOption kPartition{"--partition", "auto (dirichlet:0.5 over labels when the task has them, else iid), iid or dirichlet:ALPHA", nullptr};
 const SharedOption kMinPerClient{"--min-per-client", "Dirichlet: minimum examples per client", NonNegative};
 const SharedOption kLr{"--lr", "Learning rate (FeedSign: the step size eta)", NonNegative};
 const SharedOption kEps{"--eps", "SPSA perturbation scale", Positive};

@@ -23,17 +23,26 @@ TaskOptions SamplingOptions(const FederatedDataOptions& o) {
 // Splits the training examples (given by their labels) into the clients'
 // shards. Depends only on the labels, so the coordinator derives the same
 // shards from the raw task as the clients from the encoded one.
-StatusOr<ClientShards> Partition(const FederatedDataOptions& o, const std::vector<int>& labels) {
-  if (o.partition == "iid" || o.clients == 1) return PartitionIid(static_cast<int64_t>(labels.size()), o.clients, o.seed);
-  if (o.partition.rfind("dirichlet:", 0) != 0)
-    return InvalidArgument("--partition: '{}' is not iid or dirichlet:ALPHA", o.partition);
-  const std::string number = o.partition.substr(10);
+// `effective`: the rule applied (what auto chose).
+StatusOr<ClientShards> Partition(const FederatedDataOptions& o, const std::vector<int>& labels,
+                                 std::string* effective = nullptr) {
+  int classes = 1;
+  for (int l : labels) classes = std::max(classes, l + 1);
+  // auto: over the labels when the task has them, else an even split.
+  const std::string partition = o.partition != "auto" ? o.partition : classes > 1 ? "dirichlet:0.5" : "iid";
+  if (effective != nullptr) *effective = o.clients == 1 ? "one client: the whole set" : partition;
+  if (partition == "iid" || o.clients == 1) return PartitionIid(static_cast<int64_t>(labels.size()), o.clients, o.seed);
+  if (partition.rfind("dirichlet:", 0) != 0)
+    return InvalidArgument("--partition: '{}' is not auto, iid or dirichlet:ALPHA", o.partition);
+  if (classes == 1)
+    return InvalidArgument("--partition {}: the Dirichlet split is over labels, and {} has one class (a language-"
+                           "modelling task has none): use --partition iid or auto",
+                           o.partition, o.task);
+  const std::string number = partition.substr(10);
   char* end = nullptr;
   const double alpha = number.empty() ? NAN : std::strtod(number.c_str(), &end);
   if (number.empty() || end != number.c_str() + number.size() || !(alpha > 0.0) || !std::isfinite(alpha))
     return InvalidArgument("--partition: '{}': the Dirichlet alpha must be a finite number > 0", o.partition);
-  int classes = 1;
-  for (int l : labels) classes = std::max(classes, l + 1);
   return PartitionDirichlet(labels, classes, o.clients, alpha, o.min_per_client, o.seed);
 }
 
@@ -65,7 +74,7 @@ StatusOr<FederatedData> LoadFederatedData(const FederatedDataOptions& o, const T
   out.task_name = o.task;
   std::vector<int> labels;
   for (const auto& e : train) labels.push_back(e.label);
-  ASSIGN_OR_RETURN(ClientShards shards, Partition(o, labels));
+  ASSIGN_OR_RETURN(ClientShards shards, Partition(o, labels, &out.partition));
   out.data_digest = ShardsDigest(task, shards);
   out.shards.resize(static_cast<size_t>(o.clients));
   for (int c = 0; c < o.clients; ++c)

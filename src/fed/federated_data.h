@@ -20,7 +20,9 @@ namespace seedtune {
 struct FederatedDataOptions {
   std::string task = "sst2";
   std::string data_dir;                  // empty: data/ under the asset roots
-  std::string partition = "dirichlet:0.5";  // iid | dirichlet:ALPHA (over labels)
+  // auto (dirichlet:0.5 when the task has labels, else iid) | iid |
+  // dirichlet:ALPHA (over labels; refused for a task with one class)
+  std::string partition = "auto";
   int clients = 5;
   int train_n = 1000, dev_n = 500, eval_n = 1000;
   int max_length = 512;
@@ -33,6 +35,7 @@ struct FederatedData {
   std::vector<EncodedExample> dev, eval;
   Objective objective = Objective::kCandidateClassification;
   std::string task_name;
+  std::string partition;  // the split applied (auto resolved)
   // Of the raw examples every shard and the dev set hold (DescribeFederatedShards
   // gives the same without a tokenizer): the ledger header's "data".
   std::string data_digest;

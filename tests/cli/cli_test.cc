@@ -482,6 +482,28 @@ TEST(CliTest, SimulatedMezoWithOneClientIsTrain) {
   EXPECT_EQ(a->records.back().fingerprint, b->records.back().fingerprint);
 }
 
+// The default partition follows the task: a Dirichlet split over labels for
+// a labelled task, an even split for text (it was Dirichlet over one class,
+// silently); an explicit Dirichlet split of unlabelled text is refused.
+TEST(CliTest, ThePartitionFollowsWhetherTheTaskHasLabels) {
+  const std::string m = Stories();
+  if (m.empty()) GTEST_SKIP() << "stories260K not in the asset roots";
+  const std::string dir = testing::MakeTempDir("cli-partition");
+  const std::string text = " --task text:" + WriteParkText(dir) + " --train-n 16 --dev-n 0 --eval-n 0";
+  const std::string run = "simulate --algo feedsign -m " + m + " --clients 2 --rounds 1 --batch 2";
+  Result r = RunCli(run + text, true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("2 clients (iid)"), std::string::npos) << r.out;
+  r = RunCli(run + text + " --partition dirichlet:0.5", true);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("the Dirichlet split is over labels"), std::string::npos) << r.out;
+  if (FindAsset("data/sst2/train.tsv")) {
+    r = RunCli(run + " --task sst2 --train-n 40 --dev-n 0 --eval-n 0", true);
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("2 clients (dirichlet:0.5)"), std::string::npos) << r.out;
+  }
+}
+
 TEST(CliTest, RandomShapesAreLabelled) {
   Result r = RunCli("info random:opt-125m --json");
   ASSERT_EQ(r.code, 0);
