@@ -7,6 +7,11 @@
 
 namespace seedtune {
 
+bool IsBetterEvaluation(const MezoEvalLog& a, const MezoEvalLog& b) {
+  if (a.metric != b.metric) return a.metric > b.metric;
+  return a.dev.mean_loss < b.dev.mean_loss;  // a tied accuracy: the lower dev loss
+}
+
 double ScheduledLr(const MezoOptions& o, int64_t step) {
   if (o.schedule == LrSchedule::kLinear && o.steps > 0)
     return o.lr * std::max(0.0, 1.0 - static_cast<double>(step - 1) / static_cast<double>(o.steps));
@@ -78,16 +83,17 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
   // allocated once (a second view would hold a second workspace).
   ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> model, MakeBackend(o.backend, *weights, ctx));
   MezoResult result;
-  double best_metric = -INFINITY;
+  size_t best = 0;  // index into result.evals of the best so far (when any)
   auto evaluate = [&](int64_t step) -> Status {
     if (dev.empty()) return Status::Ok();
     ASSIGN_OR_RETURN(MezoEvalLog log, Evaluate(*model, dev, objective, o, step));
-    if (log.metric > best_metric) {
-      best_metric = log.metric;
-      result.best_step = step;
-    }
+    const bool better = result.evals.empty() || IsBetterEvaluation(log, result.evals[best]);
     if (cb.on_eval) cb.on_eval(log);
     result.evals.push_back(std::move(log));
+    if (better) {
+      best = result.evals.size() - 1;
+      result.best_step = step;
+    }
     return Status::Ok();
   };
   if (o.eval_every > 0 && o.first_step <= 1) RETURN_IF_ERROR(evaluate(0));

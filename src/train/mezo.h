@@ -101,6 +101,11 @@ std::vector<uint64_t> MezoStepSeeds(uint64_t run_seed, int64_t step, int q);
 std::vector<EncodedExample> MezoStepBatch(std::span<const EncodedExample> train, uint64_t run_seed, int64_t step,
                                           int batch_size);
 
+// Whether evaluation `a` beats `b` for keep-best: the higher metric, and on a
+// tie (dev accuracy often ties on small dev sets) the lower dev loss; a full
+// tie keeps the earlier one.
+bool IsBetterEvaluation(const MezoEvalLog& a, const MezoEvalLog& b);
+
 // The learning rate of `step` (1-based) under the schedule.
 double ScheduledLr(const MezoOptions& options, int64_t step);
 

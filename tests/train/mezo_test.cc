@@ -108,5 +108,22 @@ TEST(MezoStories260kTest, KeepBestRebuildsTheBestDevStateByReplay) {
   }
 }
 
+// Keep-best on a tie: dev accuracy often ties on a small dev set, and the
+// earliest evaluation (the untrained step 0) used to win, so --out wrote the
+// base model although the dev loss had fallen. The lower dev loss breaks it.
+TEST(MezoKeepBestTest, ATiedAccuracyIsBrokenByTheLowerDevLoss) {
+  auto eval = [](double accuracy, double loss) {
+    MezoEvalLog e;
+    e.metric = accuracy;
+    e.dev.accuracy = accuracy;
+    e.dev.mean_loss = loss;
+    return e;
+  };
+  EXPECT_TRUE(IsBetterEvaluation(eval(0.75, 0.60), eval(0.75, 0.70)));
+  EXPECT_FALSE(IsBetterEvaluation(eval(0.75, 0.70), eval(0.75, 0.60)));
+  EXPECT_TRUE(IsBetterEvaluation(eval(0.80, 0.90), eval(0.75, 0.60))) << "accuracy first";
+  EXPECT_FALSE(IsBetterEvaluation(eval(0.75, 0.60), eval(0.75, 0.60))) << "a full tie keeps the earlier";
+}
+
 }  // namespace
 }  // namespace seedtune
