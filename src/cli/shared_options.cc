@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
-
 #include "cli/common.h"
 #include "fed/algorithms/strategies.h"
 
@@ -57,16 +55,10 @@ std::span<const SharedOption* const> AllSharedOptions() {
 
 namespace {
 
-// The option's range (and integrality) as a CLI check, worded like the
-// shared options' ("--K: 70000 is out of range; want an integer in [1, 65536]").
+// The option's range as a CLI check, worded like the shared options'
+// ("--K: 70000 is out of range; want an integer in [1, 65536]").
 CLI::Validator AlgorithmOptionCheck(const AlgorithmOption& opt) {
-  const std::string want = fmt::format("{} in {}{:.10g}, {:.10g}]", opt.integer ? "an integer" : "a number",
-                                       opt.min_exclusive ? "(" : "[", opt.min, opt.max);
-  return NumberCheck(
-      [opt](double x) {
-        return x <= opt.max && (opt.min_exclusive ? x > opt.min : x >= opt.min) && (!opt.integer || x == std::floor(x));
-      },
-      want);
+  return NumberCheck([opt](double x) { return opt.Admits(x); }, opt.RangeText());
 }
 
 void AddAlgorithmOptions(CLI::App* cmd, AlgorithmFlags* flags, const StrategyRegistration& r,

@@ -1,22 +1,11 @@
 #include "fed/client_trainer.h"
 
-#include <cmath>
-
 #include "data/sampling.h"
 #include "fed/algorithms/fedkseed.h"
 #include "fed/algorithms/participants.h"
+#include "train/mezo.h"
 
 namespace seedtune {
-
-namespace {
-
-double Mean(const std::vector<double>& v) {
-  double s = 0.0;
-  for (double x : v) s += x;
-  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
-}
-
-}  // namespace
 
 ClientTrainer::ClientTrainer(int id, std::span<const EncodedExample> data, Objective objective,
                              const FedOptions& options, bool byzantine)
@@ -45,14 +34,10 @@ std::vector<EncodedExample> ClientTrainer::Batch(int64_t step, int batch_size) c
 
 StatusOr<ClientTrainer::SharedPair> ClientTrainer::PairAtSharedModel(ComputeBackend& global_view, int64_t step,
                                                                      uint64_t seed) const {
-  const auto batch = Batch(step, o_.batch_size);
-  ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(global_view, batch, objective_, seed, o_.eps, o_.dist, batch_options()));
-  SharedPair out;
-  out.g = (Mean(pair[0].losses) - Mean(pair[1].losses)) / (2.0 * o_.eps);
-  if (!std::isfinite(out.g))
-    return FailedPrecondition("round {}: client {} has a non-finite projected gradient", step, id_);
-  out.loss = Mean(pair[0].losses);
-  return out;
+  auto pairs = EvaluateMezoPairs(global_view, Batch(step, o_.batch_size), objective_,
+                                 std::span<const uint64_t>(&seed, 1), o_.eps, o_.dist, step);
+  if (!pairs.ok()) return FailedPrecondition("client {}: {}", id_, pairs.status().message());
+  return SharedPair{pairs->g[0], pairs->loss};
 }
 
 StatusOr<ClientReply> ClientTrainer::Train(const RoundPlan& plan, const ModelWeights& global, ComputeBackend& global_view,

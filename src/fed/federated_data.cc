@@ -46,16 +46,18 @@ StatusOr<ClientShards> Partition(const FederatedDataOptions& o, const std::vecto
   return PartitionDirichlet(labels, classes, o.clients, alpha, o.min_per_client, o.seed);
 }
 
-// Every shard's examples in client order, then the dev set.
-std::string ShardsDigest(const Task& task, const ClientShards& shards) {
+// Every shard's examples in client order, then the dev set: of the raw
+// examples (Example) or of their tokens (EncodedExample).
+template <typename E>
+std::string ShardsDigest(const std::vector<E>& train, const ClientShards& shards, const std::vector<E>& dev) {
   Digest64 d;
   d.AddU64(shards.size());
   for (const auto& shard : shards) {
     d.AddU64(shard.size());
-    for (int64_t i : shard) AddToDigest(task.train[static_cast<size_t>(i)], &d);
+    for (int64_t i : shard) AddToDigest(train[static_cast<size_t>(i)], &d);
   }
-  d.AddU64(task.dev.size());
-  for (const auto& e : task.dev) AddToDigest(e, &d);
+  d.AddU64(dev.size());
+  for (const auto& e : dev) AddToDigest(e, &d);
   return d.Hex();
 }
 
@@ -75,19 +77,11 @@ StatusOr<FederatedData> LoadFederatedData(const FederatedDataOptions& o, const T
   std::vector<int> labels;
   for (const auto& e : train) labels.push_back(e.label);
   ASSIGN_OR_RETURN(ClientShards shards, Partition(o, labels, &out.partition));
-  out.data_digest = ShardsDigest(task, shards);
+  out.data_digest = ShardsDigest(task.train, shards, task.dev);
+  out.tokens_digest = ShardsDigest(train, shards, out.dev);
   out.shards.resize(static_cast<size_t>(o.clients));
   for (int c = 0; c < o.clients; ++c)
     for (int64_t i : shards[static_cast<size_t>(c)]) out.shards[static_cast<size_t>(c)].push_back(train[static_cast<size_t>(i)]);
-  Digest64 tokens;
-  tokens.AddU64(out.shards.size());
-  for (const auto& shard : out.shards) {
-    tokens.AddU64(shard.size());
-    for (const auto& e : shard) AddToDigest(e, &tokens);
-  }
-  tokens.AddU64(out.dev.size());
-  for (const auto& e : out.dev) AddToDigest(e, &tokens);
-  out.tokens_digest = tokens.Hex();
   return out;
 }
 
@@ -101,7 +95,7 @@ StatusOr<FederatedShardPlan> DescribeFederatedShards(const FederatedDataOptions&
   ASSIGN_OR_RETURN(ClientShards shards, Partition(o, labels));
   FederatedShardPlan plan;
   for (const auto& shard : shards) plan.sizes.push_back(static_cast<int64_t>(shard.size()));
-  plan.digest = ShardsDigest(task, shards);
+  plan.digest = ShardsDigest(task.train, shards, task.dev);
   return plan;
 }
 

@@ -28,6 +28,15 @@ std::span<const AlgorithmOption> AlgorithmOptions(FedAlgorithm algo) {
   return r == nullptr ? std::span<const AlgorithmOption>() : r->options;
 }
 
+bool AlgorithmOption::Admits(double x) const {
+  return std::isfinite(x) && x <= max && (min_exclusive ? x > min : x >= min) && (!integer || x == std::floor(x));
+}
+
+std::string AlgorithmOption::RangeText() const {
+  return fmt::format("{} in {}{:.10g}, {:.10g}]", integer ? "an integer" : "a number", min_exclusive ? "(" : "[", min,
+                     max);
+}
+
 FedOptions WithDefaultParams(FedOptions o) {
   for (const AlgorithmOption& opt : AlgorithmOptions(o.algo)) o.params.emplace(opt.name, opt.default_value);
   return o;
@@ -70,11 +79,8 @@ Status ValidateFedOptions(const FedOptions& o) {
     const double value = param.second;
     auto opt = std::find_if(table.begin(), table.end(), [&](const AlgorithmOption& a) { return name == a.name; });
     if (opt == table.end()) return InvalidArgument("{} has no option '{}'", FedAlgorithmName(o.algo), name);
-    if (!std::isfinite(value) || value < opt->min || value > opt->max || (opt->min_exclusive && value == opt->min))
-      return InvalidArgument("{} {} must be in {}{:g}, {:g}], not {:g}", FedAlgorithmName(o.algo), name,
-                             opt->min_exclusive ? "(" : "[", opt->min, opt->max, value);
-    if (opt->integer && value != std::floor(value))
-      return InvalidArgument("{} {} must be an integer, not {:g}", FedAlgorithmName(o.algo), name, value);
+    if (!opt->Admits(value))
+      return InvalidArgument("{} {} must be {}, not {:g}", FedAlgorithmName(o.algo), name, opt->RangeText(), value);
   }
   if (!(o.eps > 0.0f) || !std::isfinite(o.eps)) return InvalidArgument("eps must be positive, not {}", o.eps);
   if (!std::isfinite(o.lr)) return InvalidArgument("learning rate must be finite");
@@ -141,6 +147,17 @@ Status Strategy::CheckShards() const {
     if (examples_[k] < o_.batch_size)
       return InvalidArgument("batch {} exceeds client {}'s {} training examples", o_.batch_size, k, examples_[k]);
   return Status::Ok();
+}
+
+RoundPlan Strategy::PlanSampledClients(int64_t round, std::span<const int> available, int m,
+                                       uint64_t sample_seed) const {
+  RoundPlan plan;
+  plan.round = round;
+  const int n = static_cast<int>(available.size());
+  const auto perm = SeededPermutation(n, sample_seed);
+  for (int i = 0; i < std::min(n, m); ++i) plan.participants.push_back(available[static_cast<size_t>(perm[i])]);
+  std::sort(plan.participants.begin(), plan.participants.end());
+  return plan;
 }
 
 RoundPlan Strategy::PlanEveryAvailableClient(int64_t round, std::span<const int> available) const {

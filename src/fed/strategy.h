@@ -66,6 +66,11 @@ struct AlgorithmOption {
   double min, max;        // inclusive (min exclusive when min_exclusive)
   bool integer;
   bool min_exclusive = false;
+
+  // Whether `x` is a value of this option (finite, in range, integral if integer).
+  bool Admits(double x) const;
+  // What Admits takes, e.g. "an integer in [1, 65536]" or "a number in (0, 1]".
+  std::string RangeText() const;
 };
 
 // Hyperparameters every participant of a run agrees on.
@@ -207,6 +212,9 @@ class Strategy {
   // round's shared direction StepSeed(run, round) (MeZO, FeedSign; ZO-FedSGD
   // carries it too).
   RoundPlan PlanEveryAvailableClient(int64_t round, std::span<const int> available) const;
+  // The plan over the first min(m, n) of SeededPermutation(n, sample_seed) of
+  // the n available clients, ascending (FedKSeed, DeComFL).
+  RoundPlan PlanSampledClients(int64_t round, std::span<const int> available, int m, uint64_t sample_seed) const;
   // A reply's scalar g: finite and within the run's bound (MeZO, ZO-FedSGD).
   Status CheckReplyScalar(const ClientReply& reply) const;
   // The shards must suit the algorithm; by default each holds a batch (the

@@ -27,13 +27,14 @@ StatusOr<MezoPairs> EvaluateMezoPairs(ComputeBackend& model, std::span<const Enc
     ASSIGN_OR_RETURN(auto pair, EvaluateBatchPair(model, batch, objective, seeds[k], eps, dist, bopts));
     const double g = (pair[0].mean_loss - pair[1].mean_loss) / (2.0 * eps);
     if (!std::isfinite(g))
-      return FailedPrecondition("MeZO step {}: non-finite projected gradient (losses {} and {}); lower lr or eps", step,
+      return FailedPrecondition("step {}: non-finite projected gradient (losses {} and {}); lower lr or eps", step,
                                 pair[0].mean_loss, pair[1].mean_loss);
     if (k == 0) {
       out.loss = pair[0].mean_loss;
       out.loss_minus = pair[1].mean_loss;
     }
     out.g.push_back(g);
+    out.loss_plus.push_back(pair[0].mean_loss);
   }
   return out;
 }
@@ -104,8 +105,10 @@ StatusOr<MezoResult> TrainMezo(ModelWeights* weights, ThreadingContext& ctx, std
     log.step = step;
     log.lr = ScheduledLr(o, step);
     const auto seeds = MezoStepSeeds(o.seed, step, o.directions);
-    ASSIGN_OR_RETURN(MezoPairs pairs, EvaluateMezoPairs(*model, MezoStepBatch(train, o.seed, step, o.batch_size),
-                                                        objective, seeds, o.eps, o.dist, step));
+    auto pairs_or =
+        EvaluateMezoPairs(*model, MezoStepBatch(train, o.seed, step, o.batch_size), objective, seeds, o.eps, o.dist, step);
+    if (!pairs_or.ok()) return FailedPrecondition("MeZO {}", pairs_or.status().message());
+    const MezoPairs& pairs = *pairs_or;
     log.loss = pairs.loss;
     log.loss_minus = pairs.loss_minus;
     double g_sum = 0.0;

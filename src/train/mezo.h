@@ -84,12 +84,13 @@ struct MezoCallbacks {
   std::function<StatusOr<ModelWeights>()> load_base;
 };
 
-// The SPSA pairs of one MeZO step at the model's current weights, one per
-// seed, on `batch`: g_k = (L+ - L-) / (2 eps). FailedPrecondition naming the
-// step when a g is not finite. `train` and the federated MeZO participant
-// (fed/algorithms/mezo_client.cc) both step with it.
+// The SPSA pairs of one step at the model's current weights, one per seed, on
+// `batch`: g_k = (L+ - L-) / (2 eps). FailedPrecondition naming the step when
+// a g is not finite. Every participant's pairs are these: `train`, and the
+// federated MeZO, FeedSign, ZO-FedSGD and DeComFL participants.
 struct MezoPairs {
-  std::vector<double> g;     // per seed
+  std::vector<double> g;          // per seed
+  std::vector<double> loss_plus;  // per seed: L(theta + eps z)
   double loss = 0.0;         // L(theta + eps z) of the first seed
   double loss_minus = 0.0;   // L(theta - eps z) of the first seed
 };

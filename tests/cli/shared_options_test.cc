@@ -29,8 +29,9 @@ TEST(SharedOptionsTest, EveryCommandDescribesASharedOptionAsTheTableDoes) {
       // The text may wrap; compare its first words, and the default shown.
       const std::string words = std::string(o->help).substr(0, 24);
       EXPECT_NE(entry.find(words), std::string::npos) << command << " " << o->flag << ":\n" << entry;
-      if (std::string(o->flag) != "--task" && std::string(o->flag) != "--data" && std::string(o->flag) != "--metrics")
+      if (std::string(o->flag) != "--task" && std::string(o->flag) != "--data" && std::string(o->flag) != "--metrics") {
         EXPECT_NE(entry.find('='), std::string::npos) << command << " " << o->flag << " shows no default:\n" << entry;
+      }
     }
   }
   EXPECT_GE(seen, 60) << "the commands take fewer shared options than they did";

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "data/sampling.h"
 #include "fed/algorithms/decomfl.h"
 #include "fed/algorithms/strategies.h"
 #include "fed/strategy.h"
@@ -26,14 +25,9 @@ class DeComFlStrategy final : public Strategy {
         sampled_(static_cast<int>(AlgorithmParam(o_, kDeComFlSampledClients))) {}
 
   RoundPlan ConfigureRound(int64_t round, std::span<const int> available) const override {
-    RoundPlan plan;
-    plan.round = round;
+    const int m = sampled_ == 0 ? static_cast<int>(available.size()) : sampled_;
+    RoundPlan plan = PlanSampledClients(round, available, m, DeComFlSampleSeed(o_.seed, round));
     plan.step_seed = DeComFlDirectionSeed(o_.seed, round, 0, 0);
-    const int n = static_cast<int>(available.size());
-    const int m = sampled_ == 0 ? n : std::min(n, sampled_);
-    const auto perm = SeededPermutation(n, DeComFlSampleSeed(o_.seed, round));
-    for (int i = 0; i < m; ++i) plan.participants.push_back(available[static_cast<size_t>(perm[i])]);
-    std::sort(plan.participants.begin(), plan.participants.end());
     return plan;
   }
 

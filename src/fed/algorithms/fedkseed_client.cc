@@ -2,7 +2,6 @@
 // on a working copy, each along a candidate seed drawn uniformly (Pro: from
 // the plan's probabilities); the reply is the (seed index, g) list.
 #include <cmath>
-#include <cstring>
 
 #include "data/sampling.h"
 #include "fed/aggregate.h"
@@ -34,15 +33,10 @@ StatusOr<ClientReply> TrainFedKSeedClient(const ClientTrainer& client, const Par
   const int id = client.id();
   const auto& candidates = client.candidates();
   const auto data = client.data();
-  ModelWeights* work = round.work;
-  if (work == nullptr) return InvalidArgument("client {}: FedKSeed needs a working copy", id);
-  if (work->buffer_floats() != round.global.buffer_floats())
-    return InvalidArgument("client {}: working copy has another shape than the global model", id);
-  std::memcpy(work->buffer(), round.global.buffer(), round.global.buffer_floats() * sizeof(float));
   if (!plan.seed_probabilities.empty() && plan.seed_probabilities.size() != candidates.size())
     return InvalidArgument("round {}: {} seed probabilities for K = {}", t, plan.seed_probabilities.size(),
                            candidates.size());
-  ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> local, MakeBackend(round.global_view.kind(), *work, round.ctx));
+  ASSIGN_OR_RETURN(std::unique_ptr<ComputeBackend> local, StartFromGlobal(round, id));
   PortableRng pick(StepSeed(o.seed, static_cast<uint64_t>(t), 0x70000u + static_cast<uint32_t>(id)));
   const uint64_t attack_seed = client.AttackSeed(t);
   const BatchOptions bopts = client.batch_options();
@@ -63,7 +57,7 @@ StatusOr<ClientReply> TrainFedKSeedClient(const ClientTrainer& client, const Par
     if (client.byzantine()) g = CorruptScalar(g, o.byzantine, StepSeed(attack_seed, static_cast<uint64_t>(step)));
     const float gf = static_cast<float>(g);  // what travels, and what the client applies
     const ZUpdate u{candidates[j], -o.lr * gf, 1.0f};
-    local->ApplyUpdates(work, std::span<const ZUpdate>(&u, 1), o.dist);
+    local->ApplyUpdates(round.work, std::span<const ZUpdate>(&u, 1), o.dist);
     reply.pairs.emplace_back(static_cast<uint16_t>(j), gf);
     loss += pair[0].mean_loss;
   }

@@ -7,7 +7,6 @@
 #include <cmath>
 
 #include "core/little_endian.h"
-#include "data/sampling.h"
 #include "fed/algorithms/fedkseed.h"
 #include "fed/messages.h"
 #include "fed/strategy.h"
@@ -30,16 +29,10 @@ class FedKSeedStrategy final : public Strategy {
   const std::vector<uint64_t>& candidates() const override { return candidates_; }
 
   RoundPlan ConfigureRound(int64_t round, std::span<const int> available) const override {
-    RoundPlan plan;
-    plan.round = round;
     // Sampled without replacement by a permutation seeded with (run, round);
     // with every client available this is the simulation's sample.
-    const int n = static_cast<int>(available.size());
-    const int total = num_clients();
-    const int m = std::min(n, std::max(1, static_cast<int>(FedKSeedClientFraction(o_) * total)));
-    auto perm = SeededPermutation(n, StepSeed(o_.seed, static_cast<uint64_t>(round), 0x5a3u));
-    for (int i = 0; i < m; ++i) plan.participants.push_back(available[static_cast<size_t>(perm[i])]);
-    std::sort(plan.participants.begin(), plan.participants.end());
+    const int m = std::max(1, static_cast<int>(FedKSeedClientFraction(o_) * num_clients()));
+    RoundPlan plan = PlanSampledClients(round, available, m, StepSeed(o_.seed, static_cast<uint64_t>(round), 0x5a3u));
     if (pro()) plan.seed_probabilities = ProProbabilities(abs_sum_, count_);
     return plan;
   }

@@ -30,4 +30,10 @@ struct ParticipantRegistration {
 
 std::span<const ParticipantRegistration> RegisteredParticipants();
 
+// For the algorithms that train on a working copy (local steps): overwrites
+// round.work with the global weights and returns a backend over it, of the
+// global view's kind. InvalidArgument naming `client` when there is no
+// working copy or it has another shape.
+StatusOr<std::unique_ptr<ComputeBackend>> StartFromGlobal(const ParticipantRound& round, int client);
+
 }  // namespace seedtune

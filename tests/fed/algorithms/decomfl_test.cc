@@ -129,9 +129,9 @@ TEST(DeComFlTest, OptionsOutsideTheTableAreRefused) {
   FedOptions o = DeComFlOptions(5, 1, 2);
   EXPECT_TRUE(ValidateFedOptions(o).ok());
   o.params[kDeComFlPerturbations] = 0;
-  EXPECT_NE(ValidateFedOptions(o).message().find("perturbations must be in [1, 1024]"), std::string::npos);
+  EXPECT_NE(ValidateFedOptions(o).message().find("perturbations must be an integer in [1, 1024], not 0"), std::string::npos);
   o.params[kDeComFlPerturbations] = 2.5;
-  EXPECT_NE(ValidateFedOptions(o).message().find("must be an integer"), std::string::npos);
+  EXPECT_NE(ValidateFedOptions(o).message().find("must be an integer in [1, 1024], not 2.5"), std::string::npos);
   o = DeComFlOptions(5, 1, 2);
   o.params["K"] = 4;
   EXPECT_NE(ValidateFedOptions(o).message().find("decomfl has no option 'K'"), std::string::npos);
