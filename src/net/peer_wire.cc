@@ -140,20 +140,25 @@ Status PeerMembership::Advance(const std::vector<pwire::PeerBytes>& contribution
     from.push_back(c->machine());
   }
   if (from != ids()) return InvalidArgument("membership: the contributions of iteration {} do not name its members", iteration_);
+  // Built on copies: a refused advance leaves the membership as it was.
   const int64_t next = iteration_ + 1;
+  auto current = current_;
+  auto ever = ever_;
   for (auto* c : sorted)
     if (c->last()) {
-      current_.erase(c->machine());
-      ever_[c->machine()].last_iteration = iteration_;
+      current.erase(c->machine());
+      ever[c->machine()].last_iteration = iteration_;
     }
   for (auto* c : sorted)
     for (const auto& j : c->joins()) {
-      if (ever_.count(j.id()) != 0) continue;  // first announcement wins; ids are never reused
+      if (ever.count(j.id()) != 0) continue;  // first announcement wins; ids are never reused
       PeerMember m{j.id(), j.address(), next, 0};
-      current_[j.id()] = m;
-      ever_[j.id()] = m;
+      current[j.id()] = m;
+      ever[j.id()] = m;
     }
-  if (current_.empty()) return FailedPrecondition("membership: no peer is left after iteration {}", iteration_);
+  if (current.empty()) return FailedPrecondition("membership: no peer is left after iteration {}", iteration_);
+  current_ = std::move(current);
+  ever_ = std::move(ever);
   iteration_ = next;
   return Status::Ok();
 }

@@ -112,8 +112,14 @@ TEST(PeerMembershipTest, JoinsAndLeavesTakeEffectAtTheNextIteration) {
   // A peer that left cannot come back under its id.
   ASSERT_TRUE(m.Advance({Bytes(2, 0, "xx", {{1, "b:1"}}), Bytes(2, 2, "xx")}).ok());
   EXPECT_EQ(m.ids(), (std::vector<int>{0, 2}));
-  // Everyone leaving is an error.
+  // Everyone leaving is an error, and a refused advance changes nothing: it
+  // removed the leavers and marked their last iteration before refusing
+  // (found by the wire fuzz target's peer-history check).
   EXPECT_FALSE(m.Advance({Bytes(3, 0, "xx", {}, true), Bytes(3, 2, "xx", {}, true)}).ok());
+  EXPECT_EQ(m.iteration(), 3);
+  EXPECT_EQ(m.ids(), (std::vector<int>{0, 2}));
+  EXPECT_EQ(m.Find(0)->last_iteration, 0);
+  ASSERT_TRUE(m.Advance({Bytes(3, 0, "xx"), Bytes(3, 2, "xx")}).ok()) << "the membership is still usable";
 }
 
 TEST(PeerMembershipTest, RecordsFollowTheInProcessEngine) {
