@@ -17,8 +17,27 @@ CLI::Validator Distribution() { return CLI::IsMember({"gauss", "rademacher"}); }
 }  // namespace
 
 namespace shared {
-const SharedOption kTask{"--task", "sst2, rte, cb, boolq, wsc, wic, multirc, copa, sst5, trec, ni:<task>, text:<file>",
+const SharedOption kTask{"--task",
+                         "sst2, rte, cb, boolq, wsc, wic, multirc, copa, sst5, trec, ni:<task>; your own data "
+                         "(docs/data.md): classify:<file>, instruct:<file>, text:<file> (.jsonl, .json, .csv, .tsv; "
+                         "text also plain lines)",
                          nullptr};
+const SharedOption kTrainFile{"--train-file",
+                              "A user task's training file (with --task classify|instruct|text; dev and eval are "
+                              "sampled from it unless given)",
+                              nullptr};
+const SharedOption kDevFile{"--dev-file", "A user task's dev file (else dev is sampled from the training rows)",
+                            nullptr};
+const SharedOption kEvalFile{"--eval-file",
+                             "A user task's eval file (else half of a single file is held out for eval)", nullptr};
+const SharedOption kTemplate{"--template",
+                             "A user task's prompt over the row's fields, e.g. \"{text} It was\" ({{ }} for braces, "
+                             "\\n a newline; default: classify \"{text}\\nAnswer:\", instruct the Alpaca prompt)",
+                             nullptr};
+const SharedOption kLabelWords{"--label-words",
+                               "classify: the candidate word of each label, LABEL=WORD,... or WORD,... for labels 0, "
+                               "1, ... (default: the label values themselves)",
+                               nullptr};
 const SharedOption kData{"--data",
                          "Dataset root holding sst2/, superglue/, lmbff/, natural-instructions/ (default: data/ under "
                          "the asset roots)",
@@ -46,7 +65,8 @@ const SharedOption kMetrics{"--metrics", "Write events as JSON lines to this fil
 
 std::span<const SharedOption* const> AllSharedOptions() {
   using namespace shared;
-  static const SharedOption* const all[] = {&kTask,  &kData,      &kTrainN,    &kDevN,      &kEvalN,     &kMaxLength,
+  static const SharedOption* const all[] = {&kTask,  &kData,      &kTrainFile, &kDevFile,   &kEvalFile,  &kTemplate,
+                                            &kLabelWords, &kTrainN,    &kDevN,      &kEvalN,     &kMaxLength,
                                             &kClients, &kPartition, &kMinPerClient, &kLr,     &kEps,       &kSeed,
                                             &kDist,  &kBatch,     &kEvalBatch, &kRounds,    &kMaxScalar, &kAggregate,
                                             &kMetrics};

@@ -25,6 +25,7 @@ struct SharedOption {
 
 namespace shared {
 extern const SharedOption kTask, kData, kTrainN, kDevN, kEvalN, kMaxLength;               // data
+extern const SharedOption kTrainFile, kDevFile, kEvalFile, kTemplate, kLabelWords;         // a user's own data
 extern const SharedOption kClients, kPartition, kMinPerClient;                               // federated data
 extern const SharedOption kLr, kEps, kSeed, kDist, kBatch, kEvalBatch;                      // optimisation
 extern const SharedOption kRounds, kMaxScalar, kAggregate;                                   // federated runs

@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 namespace seedtune {
-namespace {
 
 using nlohmann::json;
 
@@ -36,6 +35,8 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
   }
   return lines;
 }
+
+namespace {
 
 Status RowError(const std::string& path, int64_t line, const std::string& what) {
   return InvalidArgument("{}:{}: {}", path, line, what);
@@ -136,12 +137,9 @@ Status ForEachJsonl(const std::string& path, Fn&& row) {
   return Status::Ok();
 }
 
-// ---- CSV (RFC 4180: "..." quoting with "" escapes, quoted newlines) ----
+}  // namespace
 
-struct CsvRow {
-  std::vector<std::string> fields;
-  int64_t line = 0;
-};
+// ---- CSV (RFC 4180: "..." quoting with "" escapes, quoted newlines) ----
 
 Status ParseCsv(const std::string& text, const std::string& path, std::vector<CsvRow>* rows) {
   size_t i = 0;
@@ -196,8 +194,6 @@ Status ParseCsv(const std::string& text, const std::string& path, std::vector<Cs
   }
   return Status::Ok();
 }
-
-}  // namespace
 
 StatusOr<std::vector<Sst2Record>> LoadSst2Tsv(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadFile(path));

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -124,5 +125,20 @@ StatusOr<std::vector<CopaRecord>> LoadCopaJsonl(const std::string& path);
 // JSON syntax errors name the line; an invalid instance names its index.
 StatusOr<NiTask> LoadNiTask(const std::string& path);
 StatusOr<std::vector<TextLine>> LoadTextLines(const std::string& path);
+
+// ---- Raw file helpers (shared with data/user_data.cc) ----
+
+// The whole file; NotFound / IoError name the path.
+StatusOr<std::string> ReadFile(const std::string& path);
+// Lines without "\n" and a trailing "\r"; a final empty piece after the last
+// newline is not a line.
+std::vector<std::string_view> SplitLines(std::string_view text);
+// RFC 4180 CSV: "..." quoting with "" escapes, quoted newlines; every row's
+// fields and the 1-based line it starts on. Errors are "path:line: ...".
+struct CsvRow {
+  std::vector<std::string> fields;
+  int64_t line = 0;
+};
+Status ParseCsv(const std::string& text, const std::string& path, std::vector<CsvRow>* rows);
 
 }  // namespace seedtune

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/assets.h"
+#include "data/user_data.h"
 
 namespace seedtune {
 namespace {
@@ -274,7 +275,8 @@ StatusOr<std::string> ConfineTaskToDataRoot(const std::string& name, const std::
   namespace fs = std::filesystem;
   const size_t colon = name.find(':');
   const std::string kind = AsciiLower(name.substr(0, colon));
-  if (kind != "text" && kind != "ni") return name;  // files at fixed places under the root
+  UserTaskKind user_kind;
+  if (!ParseUserTaskKind(kind, &user_kind) && kind != "ni") return name;  // files at fixed places under the root
   const std::string arg = colon == std::string::npos ? "" : name.substr(colon + 1);
   std::string root = data_dir;
   if (root.empty()) {
@@ -302,6 +304,94 @@ StatusOr<std::string> ConfineTaskToDataRoot(const std::string& name, const std::
   return kind + ":" + resolved.string();
 }
 
+namespace {
+
+// A user's file: as given, else under the data root (if one is given or found).
+std::string ResolveUserPath(const std::string& file, const std::string& data_dir) {
+  if (std::filesystem::exists(file) || std::filesystem::path(file).is_absolute()) return file;
+  std::string root = data_dir;
+  if (root.empty())
+    if (auto found = FindAsset("data")) root = *found;
+  if (root.empty()) return file;
+  const std::string under = JoinPath(root, file);
+  return std::filesystem::exists(under) ? under : file;
+}
+
+std::string FileName(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+
+StatusOr<Task> LoadUserTask(const std::string& name, UserTaskKind kind, const std::string& arg,
+                            const std::string& data_dir, const TaskOptions& opts) {
+  if (!arg.empty() && !opts.train_file.empty())
+    return InvalidArgument("task {}: the file is given twice (as the task's argument and as --train-file {}); give "
+                           "one",
+                           name, opts.train_file);
+  const std::string train_arg = !arg.empty() ? arg : opts.train_file;
+  if (train_arg.empty())
+    return InvalidArgument("task {}: no data: give {}:FILE or --train-file FILE (docs/data.md)", name, name);
+  const bool lines_ok = kind == UserTaskKind::kText;
+  std::vector<UserFile> files;
+  for (const std::string* f : {&train_arg, &opts.dev_file, &opts.eval_file}) {
+    if (f->empty()) {
+      files.push_back(UserFile{});
+      continue;
+    }
+    ASSIGN_OR_RETURN(UserFile file, LoadUserFile(ResolveUserPath(*f, data_dir), lines_ok));
+    files.push_back(std::move(file));
+  }
+  UserTaskOptions uopts{opts.prompt_template, opts.label_words};
+  ASSIGN_OR_RETURN(auto examples, UserExamples(kind, files, uopts));
+  std::vector<Example>& rows = examples[0];
+  const bool has_dev = !opts.dev_file.empty(), has_eval = !opts.eval_file.empty();
+  if (rows.empty()) return InvalidArgument("task {}: {} has no rows", name, files[0].path);
+
+  Task task;
+  task.name = name;
+  task.train_objective = UserTaskObjective(kind);
+  task.loss_only = kind != UserTaskKind::kClassify;
+  std::vector<Example> train_pool, eval_pool;
+  std::string held;
+  if (has_eval || opts.eval_n == 0) {
+    train_pool = rows;
+    if (has_eval) eval_pool = examples[2];
+  } else {
+    std::vector<int64_t> group_of(rows.size());
+    for (size_t i = 0; i < group_of.size(); ++i) group_of[i] = static_cast<int64_t>(i);
+    const HoldoutSplit split = SplitHoldout(group_of, static_cast<int64_t>(rows.size()));
+    train_pool = Pick(rows, split.train_pool);
+    eval_pool = Pick(rows, split.eval_pool);
+    held = fmt::format(" ({} of its rows held out for eval: give --eval-file, or --eval-n 0, to train on all)",
+                       eval_pool.size());
+  }
+  if (has_dev) {
+    const TrainDevIndices td = SampleTrainDev(static_cast<int64_t>(train_pool.size()), opts.train_n, 0, opts.seed);
+    task.train = Pick(train_pool, td.train);
+    task.dev = Pick(examples[1], SampleEval(static_cast<int64_t>(examples[1].size()), opts.dev_n, opts.seed));
+  } else {
+    const TrainDevIndices td =
+        SampleTrainDev(static_cast<int64_t>(train_pool.size()), opts.train_n, opts.dev_n, opts.seed);
+    task.train = Pick(train_pool, td.train);
+    task.dev = Pick(train_pool, td.dev);
+  }
+  task.eval = Pick(eval_pool, SampleEval(static_cast<int64_t>(eval_pool.size()), opts.eval_n, opts.seed));
+
+  const int64_t unused = static_cast<int64_t>(train_pool.size()) - static_cast<int64_t>(task.train.size()) -
+                         (has_dev ? 0 : static_cast<int64_t>(task.dev.size()));
+  task.data_note = fmt::format("{}: {} rows{}; train {}{}", FileName(files[0].path), rows.size(), held,
+                               task.train.size(),
+                               unused > 0 ? fmt::format(" ({} rows unused: --train-n {})", unused, opts.train_n) : "");
+  task.data_note += has_dev ? fmt::format(", dev {} of the {} rows of {}", task.dev.size(), examples[1].size(),
+                                          FileName(files[1].path))
+                            : fmt::format(", dev {}", task.dev.size());
+  if (has_eval)
+    task.data_note += fmt::format(", eval {} of the {} rows of {}", task.eval.size(), examples[2].size(),
+                                  FileName(files[2].path));
+  else
+    task.data_note += opts.eval_n == 0 ? ", no eval (--eval-n 0)" : fmt::format(", eval {}", task.eval.size());
+  return task;
+}
+
+}  // namespace
+
 StatusOr<Task> LoadTask(const std::string& name, const std::string& data_dir_arg, const TaskOptions& opts) {
   if (opts.train_n < 0 || opts.dev_n < 0 || opts.eval_n < 0)
     return InvalidArgument("task {}: negative sample size (train {}, dev {}, eval {})", name, opts.train_n,
@@ -312,13 +402,24 @@ StatusOr<Task> LoadTask(const std::string& name, const std::string& data_dir_arg
 
   // Only ni: and text: take an argument; "sst2:reviews.tsv" trained on the
   // real SST-2 and ignored the file.
-  if (colon != std::string::npos && kind != "ni" && kind != "text")
+  UserTaskKind user_kind;
+  const bool user_task = ParseUserTaskKind(kind, &user_kind);
+  if (colon != std::string::npos && kind != "ni" && !user_task)
     return InvalidArgument("task '{}': {} takes no argument (its files live under the data root); for your own file "
-                           "use text:FILE or ni:FILE",
+                           "use classify:FILE, instruct:FILE or text:FILE (docs/data.md)",
                            name, kind);
+  const bool has_files = !opts.train_file.empty() || !opts.dev_file.empty() || !opts.eval_file.empty();
+  if (has_files && !user_task)
+    return InvalidArgument("task {}: --train-file / --dev-file / --eval-file are for a user's own task (classify, "
+                           "instruct or text), not for a built-in benchmark",
+                           name);
+  if ((!opts.prompt_template.empty() || !opts.label_words.empty()) && !user_task)
+    return InvalidArgument("task {}: --template / --label-words are for a user's own task (classify, instruct), "
+                           "not for a built-in benchmark with its published template",
+                           name);
+  if (user_task) return LoadUserTask(name, user_kind, arg, data_dir_arg, opts);
   std::string data_dir = data_dir_arg;
-  const bool needs_data_dir = kind != "text";
-  if (data_dir.empty() && needs_data_dir) {
+  if (data_dir.empty()) {
     auto found = FindAsset("data");
     if (!found) return NotFound("task {}: no data directory given and no asset folder \"data\" found", name);
     data_dir = *found;
@@ -389,17 +490,10 @@ StatusOr<Task> LoadTask(const std::string& name, const std::string& data_dir_arg
       examples.push_back(NiExample(ni.definition, inst));
     }
     SampleHoldout(&task, examples, opts);
-  } else if (kind == "text") {
-    if (arg.empty()) return InvalidArgument("task {}: expected text:<file>", name);
-    task.train_objective = Objective::kLanguageModel;
-    std::string path = arg;
-    if (!std::filesystem::exists(path) && !data_dir.empty()) path = JoinPath(data_dir, arg);
-    ASSIGN_OR_RETURN(auto lines, LoadTextLines(path));
-    SampleHoldout(&task, MapExamples(lines, TextExample), opts);
   } else {
     return InvalidArgument(
         "unknown task \"{}\" (expected sst2, rte, cb, boolq, wsc, wic, multirc, copa, sst5, trec, ni:<file>, "
-        "text:<file>)",
+        "or your own data: classify:<file>, instruct:<file>, text:<file>)",
         name);
   }
   return task;

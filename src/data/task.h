@@ -84,6 +84,13 @@ struct Task {
   std::string name;
   Objective train_objective = Objective::kCandidateClassification;
   std::vector<Example> train, dev, eval;
+  // What a user's files gave (rows read, used for train / dev / eval, held
+  // out): printed by the commands so that no row is dropped silently. Empty
+  // for the built-in benchmarks.
+  std::string data_note;
+  // A task with no accuracy to report (language modelling, instruction
+  // following): evaluation reports the loss only.
+  bool loss_only = false;
 };
 
 struct TaskOptions {
@@ -94,10 +101,19 @@ struct TaskOptions {
   // ni: keep instances whose input has fewer characters (Unicode code points,
   // as Python's len) than this: FedKSeed's filter, max_length 1024; <= 0 keeps all.
   int64_t ni_max_input_chars = 1024;
+  // A user's task (classify / instruct / text, data/user_data.h): its files
+  // when they are not given as the task's argument, and its template.
+  std::string train_file, dev_file, eval_file;
+  std::string prompt_template, label_words;
 };
 
 // name: sst2, rte, cb, boolq, wsc, wic, multirc, copa, sst5, trec,
-//   ni:<task file name, with or without .json, or a path>, text:<path>.
+//   ni:<task file name, with or without .json, or a path>, and a user's own
+//   files (docs/data.md): text:<path>, classify:<path>, instruct:<path>, or
+//   text / classify / instruct with opts.train_file (+ dev_file, eval_file).
+// A user's single file is split as the one-file benchmarks are (half held out
+// for eval) unless eval_n is 0 or an eval file is given: then every row is in
+// the train pool. A dev file replaces dev sampled from the train pool.
 // data_dir: the folder holding sst2/, superglue/, lmbff/, natural-instructions/;
 //   empty = FindAsset("data").
 StatusOr<Task> LoadTask(const std::string& name, const std::string& data_dir, const TaskOptions& opts);

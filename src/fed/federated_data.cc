@@ -17,6 +17,11 @@ TaskOptions SamplingOptions(const FederatedDataOptions& o) {
   t.dev_n = o.dev_n;
   t.eval_n = o.eval_n;
   t.seed = o.seed;
+  t.prompt_template = o.prompt_template;
+  t.label_words = o.label_words;
+  t.train_file = o.train_file;
+  t.dev_file = o.dev_file;
+  t.eval_file = o.eval_file;
   return t;
 }
 
@@ -73,6 +78,8 @@ StatusOr<FederatedData> LoadFederatedData(const FederatedDataOptions& o, const T
   ASSIGN_OR_RETURN(out.dev, EncodeExamples(task.dev, tokenizer, max_len));
   ASSIGN_OR_RETURN(out.eval, EncodeExamples(task.eval, tokenizer, max_len));
   out.objective = task.train_objective;
+  out.data_note = task.data_note;
+  out.loss_only = task.loss_only;
   out.task_name = o.task;
   std::vector<int> labels;
   for (const auto& e : train) labels.push_back(e.label);

@@ -28,6 +28,10 @@ struct FederatedDataOptions {
   int max_length = 512;
   int min_per_client = 10;               // Dirichlet
   uint64_t seed = 0;                     // run seed: drives sampling and partition
+  // A user's own task (data/user_data.h): its template and label words
+  // (travel to the clients), and its separate files (local runs only).
+  std::string prompt_template, label_words;
+  std::string train_file, dev_file, eval_file;
 };
 
 struct FederatedData {
@@ -36,6 +40,8 @@ struct FederatedData {
   Objective objective = Objective::kCandidateClassification;
   std::string task_name;
   std::string partition;  // the split applied (auto resolved)
+  std::string data_note;  // Task::data_note: what a user's files gave
+  bool loss_only = false; // Task::loss_only
   // Of the raw examples every shard and the dev set hold (DescribeFederatedShards
   // gives the same without a tokenizer): the ledger header's "data".
   std::string data_digest;
