@@ -7,7 +7,7 @@
 
 #include "core/check.h"
 #include "kernels/gemm.h"
-#include "kernels/matmul.h"
+#include "kernels/gemv.h"
 #include "kernels/ops.h"
 
 namespace seedtune {
@@ -58,20 +58,6 @@ void Grow(V& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-// y = x w^T (+ bias) for a row or two by the GEMM contract's plain loop
-// (GemmReference), spread over fixed blocks of output columns: decoding on
-// the scalar path, with no OpenBLAS in it.
-void GemvReference(ThreadingContext& ctx, const float* x, int64_t rows, int64_t k, const float* w, int64_t n,
-                   const float* bias, float* y) {
-  constexpr int64_t kColumns = 256;
-  const size_t tasks = static_cast<size_t>((n + kColumns - 1) / kColumns);
-  ctx.ParallelFor(tasks, [&](size_t t, int) {
-    const int64_t j0 = static_cast<int64_t>(t) * kColumns, nj = std::min(kColumns, n - j0);
-    for (int64_t i = 0; i < rows; ++i)
-      GemmReference(x + i * k, 1, k, w + j0 * k, nj, bias != nullptr ? bias + j0 : nullptr, y + i * n + j0);
-  });
-}
-
 }  // namespace
 
 KvCache::KvCache(const ModelConfig& config, int64_t capacity)
@@ -87,9 +73,7 @@ Transformer::Transformer(const ModelWeights& weights, ThreadingContext& ctx, Sim
     : weights_(weights),
       ctx_(ctx),
       level_(std::min(level, DetectedSimdLevel())),
-      nr_(GemmGeometryFor(level_).nr) {
-  InitBlasSingleThreaded();
-}
+      nr_(GemmGeometryFor(level_).nr) {}
 
 void Transformer::EnsureWorkspace(int64_t rows, int64_t rows_per_stream, int64_t max_keys) {
   const ModelConfig& c = config();
@@ -215,11 +199,7 @@ void Transformer::Norm(int w, int b, const float* in, float* out, int64_t rows) 
 void Transformer::MasterGemv(int w, int b, const float* in, int64_t rows, int64_t in_dim, int64_t out_dim,
                              float* out) {
   const float* bias = b >= 0 ? weights_.data(b) : nullptr;
-  if (level_ == SimdLevel::kScalar) {
-    GemvReference(ctx_, in, rows, in_dim, weights_.data(w), out_dim, bias, out);
-  } else {
-    MatMulTransB(ctx_, in, rows, in_dim, weights_.data(w), out_dim, bias, out);
-  }
+  Gemv(ctx_, level_, in, rows, in_dim, weights_.data(w), out_dim, bias, out);
 }
 
 void Transformer::Linear(int w, int b, const float* in, int64_t rows, int64_t in_dim, int64_t out_dim, float* out) {
