@@ -15,6 +15,7 @@
 #include "core/progress.h"
 #include "core/threading.h"
 #include "data/encode.h"
+#include "data/generation_eval.h"
 #include "data/objective.h"
 #include "data/task.h"
 #include "formats/convert.h"
@@ -330,20 +331,37 @@ CommandRunner RegisterTrain(CLI::App& app) {
 }
 
 CommandRunner RegisterEval(CLI::App& app) {
-  auto* cmd = app.add_subcommand("eval", "Evaluate a model on a task (accuracy by candidate scoring, and loss)");
+  auto* cmd = app.add_subcommand(
+      "eval", "Evaluate a model on a task: accuracy by candidate scoring and loss, or (--metric rouge-l) greedy "
+              "generations scored by Rouge-L F and exact match");
   auto o = std::make_shared<CommonOptions>();
   auto t = std::make_shared<TaskArgs>();
   auto batch = std::make_shared<int>(16);
   auto split = std::make_shared<std::string>("eval");
+  struct GenArgs {
+    std::string metric = "score", generations;
+    int max_new_tokens = 128;
+  };
+  auto g = std::make_shared<GenArgs>();
   AddModelOption(cmd, o.get());
   AddTokenizerOption(cmd, o.get());
   AddTaskOptions(cmd, t.get());
   cmd->add_option("--split", *split, "eval, dev or train")->check(CLI::IsMember({"eval", "dev", "train"}));
   cmd->add_option("--batch", *batch, "Examples per forward pass")->check(InRange(1, 1 << 20));
+  cmd->add_option("--metric", g->metric,
+                  "score: candidate scoring (accuracy where the task has one, and loss); rouge-l: greedy generation "
+                  "after each prompt, Rouge-L F (FedKSeed's, the `rouge` 1.0.1 package's definition) and exact "
+                  "match against the gold text")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"score", "rouge-l"}));
+  cmd->add_option("--max-new-tokens", g->max_new_tokens, "rouge-l: tokens generated at most per example (FedKSeed: 128)")
+      ->capture_default_str()
+      ->check(InRange(1, 1 << 20));
+  cmd->add_option("--generations", g->generations, "rouge-l: write each prompt's generation, reference and score as JSON lines");
   AddThreadsOption(cmd, o.get());
   AddBackendOption(cmd, o.get());
   AddJsonOption(cmd, o.get());
-  return [o, t, batch, split]() -> int {
+  return [o, t, batch, split, g]() -> int {
     auto backend = ParseBackendKind(o->backend);
     if (!backend.ok()) return Fail("eval", backend.status());
     auto weights = LoadModelSpec(o->model);
@@ -353,6 +371,43 @@ CommandRunner RegisterEval(CLI::App& app) {
     auto prep = Prepare(*t, **tok, weights->config());
     if (!prep.ok()) return Fail("eval", prep.status());
     ThreadingContext ctx(o->threads);
+    if (g->metric == "rouge-l") {
+      const auto& raw = *split == "eval" ? prep->task.eval : *split == "dev" ? prep->task.dev : prep->task.train;
+      auto model = MakeBackend(*backend, *weights, ctx);
+      if (!model.ok()) return Fail("eval", model.status());
+      std::unique_ptr<std::ofstream> out;
+      if (!g->generations.empty()) {
+        out = std::make_unique<std::ofstream>(g->generations);
+        if (!*out) return Fail("eval", IoError("{}: cannot open for writing", g->generations));
+      }
+      GenerationEvalOptions gopts;
+      gopts.max_new_tokens = g->max_new_tokens;
+      gopts.max_length = t->max_length;
+      ProgressBar bar("generate", static_cast<int64_t>(raw.size()), "ex");
+      auto r = EvaluateGeneration(**model, **tok, raw, gopts, [&](int64_t done, int64_t) { bar.Update(done); });
+      bar.Finish();
+      if (!r.ok()) return Fail("eval", r.status());
+      if (out)
+        for (size_t i = 0; i < r->generations.size(); ++i) {
+          const Generation& gen = r->generations[i];
+          *out << nlohmann::ordered_json{{"index", i}, {"prompt", raw[i].prompt}, {"generation", gen.hypothesis},
+                                         {"reference", gen.reference}, {"rouge_l", gen.rouge_l}, {"exact", gen.exact}}
+                      .dump()
+               << "\n";
+        }
+      const std::string fp = FingerprintHex(ModelFingerprint(*weights, ctx));
+      if (o->json) {
+        nlohmann::ordered_json j{{"task", prep->task.name}, {"split", *split},       {"metric", "rouge-l"},
+                                 {"rouge_l", r->rouge_l},   {"exact_match", r->exact_match}, {"count", r->count},
+                                 {"max_new_tokens", g->max_new_tokens}, {"fingerprint", fp}};
+        std::printf("%s\n", j.dump().c_str());
+      } else {
+        std::printf("%s %s: rouge-l F %.2f, exact match %.2f%% (n=%lld, greedy, max %d new tokens)\n",
+                    prep->task.name.c_str(), split->c_str(), 100 * r->rouge_l, 100 * r->exact_match,
+                    static_cast<long long>(r->count), g->max_new_tokens);
+      }
+      return 0;
+    }
     const auto& ex = *split == "eval" ? prep->eval : *split == "dev" ? prep->dev : prep->train;
     auto r = EvalWithBar(*weights, ctx, *backend, ex, prep->task.train_objective, *batch, "eval");
     if (!r.ok()) return Fail("eval", r.status());

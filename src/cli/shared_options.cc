@@ -18,7 +18,7 @@ CLI::Validator Distribution() { return CLI::IsMember({"gauss", "rademacher"}); }
 
 namespace shared {
 const SharedOption kTask{"--task",
-                         "sst2, rte, cb, boolq, wsc, wic, multirc, copa, sst5, trec, ni:<task>; your own data "
+                         "sst2, rte, cb, boolq, wsc, wic, multirc, copa, sst5, trec, dolly, ni:<task>; your own data "
                          "(docs/data.md): classify:<file>, instruct:<file>, text:<file> (.jsonl, .json, .csv, .tsv; "
                          "text also plain lines)",
                          nullptr};

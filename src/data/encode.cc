@@ -13,6 +13,7 @@ void AddToDigest(const EncodedExample& e, Digest64* d) {
     d->AddU64(static_cast<uint32_t>(c.score_end));
   }
   d->AddU64(static_cast<uint64_t>(e.label));
+  if (e.group >= 0) d->AddU64(0x6700000000000000ull | static_cast<uint64_t>(e.group));  // absent: digests as before
 }
 
 int64_t EffectiveMaxLength(int64_t requested, const ModelConfig& config) {
@@ -33,6 +34,7 @@ StatusOr<EncodedExample> EncodeExample(const Example& example, const Tokenizer& 
 
   EncodedExample out;
   out.label = example.label;
+  out.group = example.group;
   for (size_t c = 0; c < example.candidates.size(); ++c) {
     std::vector<int32_t> tokens = tokenizer.Encode(example.prompt + example.candidates[c]);
     int64_t cand_len;

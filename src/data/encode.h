@@ -32,6 +32,7 @@ inline constexpr int64_t kDefaultMaxLength = 2048;
 struct EncodedExample {
   std::vector<SequenceRequest> candidates;  // one per Example::candidates entry
   int label = 0;
+  int group = -1;  // Example::group
 };
 
 // Adds an encoded example (every candidate's tokens and scored range, the

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <string_view>
 #include <utility>
 
@@ -221,6 +222,19 @@ Example NiExample(const std::string& definition, const NiInstance& instance) {
   return ex;
 }
 
+Example DollyExample(const std::string& instruction, const std::string& context, const std::string& response) {
+  Example ex;
+  ex.prompt = context.empty()
+                  ? "Below is an instruction that describes a task. Write a response for the task request.\n\n"
+                    "### Instruction:\n" + instruction + "\n\n### Response:"
+                  : "Below is an instruction that describes a task, paired with an input that provides further "
+                    "context. Write a response for the task request.\n\n### Instruction:\n" + instruction +
+                        "\n\n### Input:\n" + context + "\n\n### Response:";
+  ex.candidates = {response};
+  ex.append_eos = true;
+  return ex;
+}
+
 Example TextExample(const TextLine& line) {
   Example ex;
   ex.candidates = {line.text};
@@ -235,6 +249,7 @@ void AddToDigest(const Example& e, Digest64* d) {
   for (const auto& c : e.candidates) d->AddString(c);
   d->AddU64(static_cast<uint64_t>(e.label));
   d->AddU64(e.append_eos ? 1 : 0);
+  if (e.group >= 0) d->AddU64(0x6700000000000000ull | static_cast<uint64_t>(e.group));  // absent: digests as before
 }
 
 TrainDevIndices SampleTrainDev(int64_t pool_size, int64_t train_n, int64_t dev_n, uint64_t seed) {
@@ -474,9 +489,38 @@ StatusOr<Task> LoadTask(const std::string& name, const std::string& data_dir_arg
     task.train_objective = Objective::kLanguageModel;
     ASSIGN_OR_RETURN(auto val, LoadCopaJsonl(sg("COPA", "val.jsonl")));
     SampleHoldout(&task, MapExamples(val, CopaExample), opts);
+  } else if (kind == "dolly") {
+    task.train_objective = Objective::kLanguageModel;
+    task.loss_only = true;
+    std::string path = JoinPath(data_dir, "dolly/databricks-dolly-15k.jsonl");  // the whole file, if present
+    if (!std::filesystem::exists(path)) path = JoinPath(data_dir, "dolly/databricks-dolly-15k.head.jsonl");
+    ASSIGN_OR_RETURN(UserFile file, LoadUserFile(path, false));
+    std::set<std::string> names;
+    for (const UserRecord& r : file.records) {
+      const std::string* c = r.Find("category");
+      if (c == nullptr) return InvalidArgument("{}:{}: no \"category\" field", path, r.line);
+      names.insert(*c);
+    }
+    if (!names.count(kDollyHeldOutCategory))
+      return InvalidArgument("{}: no record of the held-out category \"{}\"", path, kDollyHeldOutCategory);
+    const std::vector<std::string> categories(names.begin(), names.end());  // codes: alphabetical, as FedKSeed
+    std::vector<Example> train_pool, eval_pool;
+    for (const UserRecord& r : file.records) {
+      const std::string* instruction = r.Find("instruction");
+      const std::string* context = r.Find("context");
+      const std::string* response = r.Find("response");
+      if (instruction == nullptr || context == nullptr || response == nullptr)
+        return InvalidArgument("{}:{}: a Dolly record needs instruction, context and response", path, r.line);
+      Example ex = DollyExample(*instruction, *context, *response);
+      const std::string& category = *r.Find("category");
+      ex.group = static_cast<int>(std::lower_bound(categories.begin(), categories.end(), category) - categories.begin());
+      (category == kDollyHeldOutCategory ? eval_pool : train_pool).push_back(std::move(ex));
+    }
+    SampleInto(&task, train_pool, eval_pool, opts);
   } else if (kind == "ni") {
     if (arg.empty()) return InvalidArgument("task {}: expected ni:<task file>", name);
     task.train_objective = Objective::kLanguageModel;
+    task.loss_only = true;
     std::string path = arg;
     if (!std::filesystem::exists(path)) {
       path = JoinPath(JoinPath(data_dir, "natural-instructions"), arg);
@@ -492,7 +536,7 @@ StatusOr<Task> LoadTask(const std::string& name, const std::string& data_dir_arg
     SampleHoldout(&task, examples, opts);
   } else {
     return InvalidArgument(
-        "unknown task \"{}\" (expected sst2, rte, cb, boolq, wsc, wic, multirc, copa, sst5, trec, ni:<file>, "
+        "unknown task \"{}\" (expected sst2, rte, cb, boolq, wsc, wic, multirc, copa, sst5, trec, dolly, ni:<file>, "
         "or your own data: classify:<file>, instruct:<file>, text:<file>)",
         name);
   }

@@ -18,6 +18,11 @@
 //           (LM-BFF's label words; its MLM template puts the mask first, which a causal LM cannot score)
 //   ni:X    FedKSeed's Alpaca prompt "Below is an instruction ...### Response:" + "{output[0]}" + EOS token
 //   text:F  "" + "{line}" (every non-empty line of a plain text file)
+//   dolly   FedKSeed's Dolly-15K Alpaca wording ("Write a response for the task request.", the Input block
+//           only when the context is non-empty) + "{response}" + EOS; categories coded alphabetically
+//           (Example::group, what a federated partition splits by); the "summarization" category is the
+//           eval pool (FedKSeed's --zerotask 7), the other seven the train pool (dev sampled from it).
+//           data/dolly/databricks-dolly-15k.jsonl if present, else the assets' 1,611-record head.
 //
 // Objectives (MeZO mezo.sh): copa, ni and text train with the LM loss on the
 // gold candidate's tokens; every other task trains as classification over the
@@ -72,6 +77,9 @@ struct Example {
   // Append the tokenizer's EOS token after the candidate (and score it):
   // FedKSeed's `{output}{eos}` targets. False for every MeZO task.
   bool append_eos = false;
+  // What a federated partition splits by when it is not the label (>= 0): the
+  // Dolly category of an instruction task. -1: the label.
+  int group = -1;
 };
 
 // Adds an example (prompt, candidates, label, append_eos) to a data digest.
@@ -138,6 +146,11 @@ Example MultircExample(const MultircRecord& r);
 Example CopaExample(const CopaRecord& r);
 Example NiExample(const std::string& definition, const NiInstance& instance);
 Example TextExample(const TextLine& line);
+// FedKSeed's Dolly-15K prompt (its prompt_input / prompt_no_input wording,
+// "Write a response for the task request."), target response + EOS.
+Example DollyExample(const std::string& instruction, const std::string& context, const std::string& response);
+// FedKSeed's --zerotask 7: the category held out as the eval set.
+inline constexpr const char* kDollyHeldOutCategory = "summarization";
 
 // ---- Portable sampling ----
 inline constexpr uint64_t kHoldoutSplitSeed = 0x5EED5EED0DA7A5E7ull;

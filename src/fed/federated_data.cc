@@ -82,7 +82,7 @@ StatusOr<FederatedData> LoadFederatedData(const FederatedDataOptions& o, const T
   out.loss_only = task.loss_only;
   out.task_name = o.task;
   std::vector<int> labels;
-  for (const auto& e : train) labels.push_back(e.label);
+  for (const auto& e : train) labels.push_back(e.group >= 0 ? e.group : e.label);
   ASSIGN_OR_RETURN(ClientShards shards, Partition(o, labels, &out.partition));
   out.data_digest = ShardsDigest(task.train, shards, task.dev);
   out.tokens_digest = ShardsDigest(train, shards, out.dev);
@@ -98,7 +98,7 @@ StatusOr<FederatedShardPlan> DescribeFederatedShards(const FederatedDataOptions&
   sampling.eval_n = 0;  // the evaluation split is each client's own choice
   ASSIGN_OR_RETURN(auto task, LoadTask(o.task, o.data_dir, SamplingOptions(sampling)));
   std::vector<int> labels;
-  for (const auto& e : task.train) labels.push_back(e.label);
+  for (const auto& e : task.train) labels.push_back(e.group >= 0 ? e.group : e.label);
   ASSIGN_OR_RETURN(ClientShards shards, Partition(o, labels));
   FederatedShardPlan plan;
   for (const auto& shard : shards) plan.sizes.push_back(static_cast<int64_t>(shard.size()));

@@ -412,3 +412,39 @@ TEST(TaskTest, ABenchmarkTaskTakesNoFileArgument) {
 
 }  // namespace
 }  // namespace seedtune
+
+namespace seedtune {
+namespace {
+
+// FedKSeed's Dolly protocol: the summarization category is the eval set, the
+// others train with their category as the partition group; FedKSeed's prompt.
+TEST(LoadTaskTest, DollyHoldsOutSummarization) {
+  auto dir = FindAsset("data");
+  if (!dir || !FindAsset("data/dolly/databricks-dolly-15k.head.jsonl")) GTEST_SKIP() << "no Dolly asset";
+  TaskOptions opts;
+  opts.train_n = 100000;
+  opts.dev_n = 0;
+  opts.eval_n = 100000;
+  auto t = LoadTask("dolly", *dir, opts);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->train_objective, Objective::kLanguageModel);
+  EXPECT_TRUE(t->loss_only);
+  ASSERT_GT(t->eval.size(), 50u);
+  ASSERT_GT(t->train.size(), 1000u);
+  EXPECT_EQ(t->train.size() + t->eval.size(), 1611u) << "every record of the head is in one pool";
+  for (const Example& e : t->eval) EXPECT_EQ(e.group, 7) << "summarization is the 8th category alphabetically";
+  std::set<int> groups;
+  bool with_input = false, without_input = false;
+  for (const Example& e : t->train) {
+    ASSERT_NE(e.group, 7);
+    groups.insert(e.group);
+    EXPECT_TRUE(e.append_eos);
+    EXPECT_NE(e.prompt.find("Write a response for the task request.\n\n### Instruction:\n"), std::string::npos);
+    (e.prompt.find("\n\n### Input:\n") != std::string::npos ? with_input : without_input) = true;
+  }
+  EXPECT_EQ(groups.size(), 7u);
+  EXPECT_TRUE(with_input && without_input);
+}
+
+}  // namespace
+}  // namespace seedtune
