@@ -29,10 +29,7 @@ namespace {
 using Result = testing::CliResult;
 using testing::RunCli;
 
-std::string Stories() {
-  auto p = FindAsset("models/stories260K/stories260K.bin");
-  return p ? *p : "";
-}
+using testing::Stories;
 
 TEST(CliTest, HelpListsCommands) {
   Result r = RunCli("--help");

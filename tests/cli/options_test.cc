@@ -18,10 +18,7 @@ namespace {
 
 using testing::RunCli;
 
-std::string Stories() {
-  auto p = FindAsset("models/stories260K/stories260K.bin");
-  return p ? *p : "";
-}
+using testing::Stories;
 
 struct RangeCase {
   const char* args;

@@ -17,10 +17,7 @@ namespace {
 
 using testing::RunCli;
 
-std::string Stories() {
-  auto p = FindAsset("models/stories260K/stories260K.bin");
-  return p ? *p : "";
-}
+using testing::Stories;
 
 std::string WriteInstructions(const std::string& dir) {
   const std::string path = dir + "/chat.jsonl";

@@ -222,6 +222,11 @@ std::vector<float> UniformFloats(size_t n, uint32_t seed) {
   return v;
 }
 
+std::string Stories() {
+  auto p = FindAsset("models/stories260K/stories260K.bin");
+  return p ? *p : "";
+}
+
 std::optional<std::string> WriteStories260kTokenizerWithOtherMerges(const std::string& tag) {
   auto src = FindAsset("models/stories260K/tok512.bin");
   if (!src) return std::nullopt;

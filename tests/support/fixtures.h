@@ -65,6 +65,10 @@ struct StoriesLmTask {
 std::optional<StoriesLmTask> LoadStoriesLmTask(const std::string& tag, int sentences, int train_n, int dev_n, int eval_n,
                                                int max_length);
 
+// The stories260K checkpoint's path in the asset roots; empty when absent
+// (callers GTEST_SKIP()).
+std::string Stories();
+
 // stories260K's llama2.c tokenizer with every merge score negated, in a new
 // file under a temp dir: the same 512 pieces, so it loads for that model, but
 // it merges in another order and encodes text to other tokens (another
