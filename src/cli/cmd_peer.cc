@@ -60,8 +60,8 @@ CommandRunner RegisterPeer(CLI::App& app) {
   AddShared(cmd, shared::kData, a->data_dir);
   auto& ro = a->run_opts;
   ro["--task"] = AddShared(cmd, shared::kTask, run.data.task, "founder; checked when a joiner gives it");
-  ro["--template"] = AddShared(cmd, shared::kTemplate, run.data.prompt_template, "founder");
-  ro["--label-words"] = AddShared(cmd, shared::kLabelWords, run.data.label_words, "founder");
+  ro["--template"] = AddShared(cmd, shared::kTemplate, run.data.user.prompt_template, "founder");
+  ro["--label-words"] = AddShared(cmd, shared::kLabelWords, run.data.user.label_words, "founder");
   ro["--clients"] = AddShared(cmd, shared::kClients, run.data.clients, "= shards = peer ids");
   ro["--partition"] = AddShared(cmd, shared::kPartition, run.data.partition);
   ro["--train-n"] = AddShared(cmd, shared::kTrainN, run.data.train_n);
@@ -137,8 +137,8 @@ CommandRunner RegisterPeer(CLI::App& app) {
         const PeerRunSpec& mine = a->p.run;
         auto& ro = a->run_opts;
         for (Status s : {Agree(ro["--task"], "--task", mine.data.task, run.data.task),
-                         Agree(ro["--template"], "--template", mine.data.prompt_template, run.data.prompt_template),
-                         Agree(ro["--label-words"], "--label-words", mine.data.label_words, run.data.label_words),
+                         Agree(ro["--template"], "--template", mine.data.user.prompt_template, run.data.user.prompt_template),
+                         Agree(ro["--label-words"], "--label-words", mine.data.user.label_words, run.data.user.label_words),
                          Agree(ro["--clients"], "--clients", mine.data.clients, run.data.clients),
                          Agree(ro["--partition"], "--partition", mine.data.partition, run.data.partition),
                          Agree(ro["--train-n"], "--train-n", mine.data.train_n, run.data.train_n),

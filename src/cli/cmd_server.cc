@@ -48,8 +48,8 @@ CommandRunner RegisterServer(CLI::App& app) {
   AddAlgorithmFlags(cmd, &a->algo_flags, /*networked_only=*/true);
   AddShared(cmd, shared::kTask, run.data.task, "every client trains on it");
   AddShared(cmd, shared::kData, run.data.data_dir, "to derive each client's shard size");
-  AddShared(cmd, shared::kTemplate, run.data.prompt_template, "sent to the clients");
-  AddShared(cmd, shared::kLabelWords, run.data.label_words, "sent to the clients");
+  AddShared(cmd, shared::kTemplate, run.data.user.prompt_template, "sent to the clients");
+  AddShared(cmd, shared::kLabelWords, run.data.user.label_words, "sent to the clients");
   AddShared(cmd, shared::kPartition, run.data.partition);
   AddShared(cmd, shared::kTrainN, run.data.train_n, "spread over the clients");
   AddShared(cmd, shared::kDevN, run.data.dev_n);

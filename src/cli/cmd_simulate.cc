@@ -37,7 +37,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
   struct Args {
     std::string algo = "feedsign", task = "sst2", data, partition = "auto", attack = "none", rule = "mean",
                 dist = "gauss", metrics, ledger;
-    std::string train_file, dev_file, eval_file, prompt_template, label_words;
+    UserDataOptions user;
     bool resume = false;
     int64_t snapshot_every = 0;
     int clients = 5, train_n = 1000, dev_n = 500, eval_n = 1000, max_length = 512, min_per_client = 10;
@@ -55,11 +55,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
   AddTokenizerOption(cmd, o.get());
   AddShared(cmd, shared::kTask, a->task);
   AddShared(cmd, shared::kData, a->data);
-  AddShared(cmd, shared::kTrainFile, a->train_file);
-  AddShared(cmd, shared::kDevFile, a->dev_file);
-  AddShared(cmd, shared::kEvalFile, a->eval_file);
-  AddShared(cmd, shared::kTemplate, a->prompt_template);
-  AddShared(cmd, shared::kLabelWords, a->label_words);
+  AddUserDataOptions(cmd, &a->user);
   AddShared(cmd, shared::kTrainN, a->train_n);
   AddShared(cmd, shared::kDevN, a->dev_n);
   AddShared(cmd, shared::kEvalN, a->eval_n, "on the final model");
@@ -138,11 +134,7 @@ CommandRunner RegisterSimulate(CLI::App& app) {
     dopts.max_length = a->max_length;
     dopts.min_per_client = a->min_per_client;
     dopts.seed = sim.seed;
-    dopts.train_file = a->train_file;
-    dopts.dev_file = a->dev_file;
-    dopts.eval_file = a->eval_file;
-    dopts.prompt_template = a->prompt_template;
-    dopts.label_words = a->label_words;
+    dopts.user = a->user;
     auto fdata = LoadFederatedData(dopts, **tok, weights->config());
     if (!fdata.ok()) return Fail("simulate", fdata.status());
     if (!fdata->data_note.empty()) std::fprintf(stderr, "data: %s\n", fdata->data_note.c_str());

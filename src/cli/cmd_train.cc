@@ -33,7 +33,7 @@ namespace {
 
 struct TaskArgs {
   std::string task = "sst2", data;
-  std::string train_file, dev_file, eval_file, prompt_template, label_words;
+  UserDataOptions user;
   int train_n = 1000, dev_n = 500, eval_n = 1000, max_length = 512;
   uint64_t data_seed = 0;
 };
@@ -41,11 +41,7 @@ struct TaskArgs {
 void AddTaskOptions(CLI::App* cmd, TaskArgs* t) {
   AddShared(cmd, shared::kTask, t->task);
   AddShared(cmd, shared::kData, t->data);
-  AddShared(cmd, shared::kTrainFile, t->train_file);
-  AddShared(cmd, shared::kDevFile, t->dev_file);
-  AddShared(cmd, shared::kEvalFile, t->eval_file);
-  AddShared(cmd, shared::kTemplate, t->prompt_template);
-  AddShared(cmd, shared::kLabelWords, t->label_words);
+  AddUserDataOptions(cmd, &t->user);
   AddShared(cmd, shared::kTrainN, t->train_n, "MeZO: 1000");
   AddShared(cmd, shared::kDevN, t->dev_n, "MeZO: 500");
   AddShared(cmd, shared::kEvalN, t->eval_n, "MeZO: up to 1000");
@@ -64,11 +60,7 @@ StatusOr<Prepared> Prepare(const TaskArgs& t, const Tokenizer& tok, const ModelC
   opts.dev_n = t.dev_n;
   opts.eval_n = t.eval_n;
   opts.seed = t.data_seed;
-  opts.train_file = t.train_file;
-  opts.dev_file = t.dev_file;
-  opts.eval_file = t.eval_file;
-  opts.prompt_template = t.prompt_template;
-  opts.label_words = t.label_words;
+  opts.user = t.user;
   Prepared p;
   ASSIGN_OR_RETURN(p.task, LoadTask(t.task, t.data, opts));
   if (!p.task.data_note.empty()) std::fprintf(stderr, "data       %s\n", p.task.data_note.c_str());
@@ -192,7 +184,7 @@ CommandRunner RegisterTrain(CLI::App& app) {
       h.base_fingerprint = FingerprintHex(ModelFingerprint(*weights, ctx));
       h.algorithm = "mezo";
       // The run's identity: everything that changes what a step computes.
-      nlohmann::json hyper = nlohmann::json{{"lr", a->mezo.lr}, {"eps", a->mezo.eps}, {"batch", a->mezo.batch_size},
+      nlohmann::json hyper{{"lr", a->mezo.lr}, {"eps", a->mezo.eps}, {"batch", a->mezo.batch_size},
                                          {"q", a->mezo.directions}, {"weight_decay", a->mezo.weight_decay},
                                          {"schedule", a->schedule}, {"task", t->task}, {"steps", a->mezo.steps},
                                          {"train_n", t->train_n}, {"data_seed", t->data_seed},
@@ -200,15 +192,8 @@ CommandRunner RegisterTrain(CLI::App& app) {
                                          // what the run trained and selected on: the examples, and
                                          // their tokens (so another tokenizer is another run)
                                          {"data", TrainDevDigest(*prep, /*tokens=*/false)},
-                                         {"tokens", TrainDevDigest(*prep, /*tokens=*/true)}}
-                              ;
-      // A user's task: recorded only when given, so older ledgers describe the same run.
-      for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"train_file", &t->train_file},
-                                       {"dev_file", &t->dev_file},
-                                       {"eval_file", &t->eval_file},
-                                       {"template", &t->prompt_template},
-                                       {"label_words", &t->label_words}})
-        if (!value->empty()) hyper[key] = *value;
+                                         {"tokens", TrainDevDigest(*prep, /*tokens=*/true)}};
+      for (const auto& [key, value] : t->user.HeaderKeys()) hyper[key] = value;
       h.hyperparameters = hyper.dump();
       h.run_seed = a->mezo.seed;
       h.distribution = a->dist;

@@ -63,6 +63,14 @@ const SharedOption kAggregate{"--aggregate", "ZO-FedSGD scalar rule: mean, media
 const SharedOption kMetrics{"--metrics", "Write events as JSON lines to this file", nullptr};
 }  // namespace shared
 
+void AddUserDataOptions(CLI::App* cmd, UserDataOptions* user) {
+  AddShared(cmd, shared::kTrainFile, user->train_file);
+  AddShared(cmd, shared::kDevFile, user->dev_file);
+  AddShared(cmd, shared::kEvalFile, user->eval_file);
+  AddShared(cmd, shared::kTemplate, user->prompt_template);
+  AddShared(cmd, shared::kLabelWords, user->label_words);
+}
+
 std::span<const SharedOption* const> AllSharedOptions() {
   using namespace shared;
   static const SharedOption* const all[] = {&kTask,  &kData,      &kTrainFile, &kDevFile,   &kEvalFile,  &kTemplate,

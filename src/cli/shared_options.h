@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "data/task.h"
 #include "fed/strategy.h"
 
 namespace seedtune::cli {
@@ -31,6 +32,10 @@ extern const SharedOption kLr, kEps, kSeed, kDist, kBatch, kEvalBatch;          
 extern const SharedOption kRounds, kMaxScalar, kAggregate;                                   // federated runs
 extern const SharedOption kMetrics;
 }  // namespace shared
+
+// The five options of a user's own task (--train-file, --dev-file,
+// --eval-file, --template, --label-words) for the commands that run one locally.
+void AddUserDataOptions(CLI::App* cmd, UserDataOptions* user);
 
 // Every entry of the table (for the test that --help agrees with it).
 std::span<const SharedOption* const> AllSharedOptions();

@@ -4,19 +4,9 @@
 
 #include "backend/generate.h"
 #include "data/rouge.h"
+#include "data/text.h"
 
 namespace seedtune {
-
-namespace {
-
-std::string_view Trim(std::string_view s) {
-  const auto space = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 StatusOr<GenerationEvalResult> EvaluateGeneration(ComputeBackend& model, const Tokenizer& tokenizer,
                                                   std::span<const Example> examples,
@@ -58,7 +48,7 @@ StatusOr<GenerationEvalResult> EvaluateGeneration(ComputeBackend& model, const T
     g.hypothesis = tokenizer.Decode(ids);
     g.reference = ex.candidates[static_cast<size_t>(ex.label)];
     g.rouge_l = RougeL(g.hypothesis, g.reference).f;
-    g.exact = Trim(g.hypothesis) == Trim(g.reference);
+    g.exact = PyStrip(g.hypothesis) == PyStrip(g.reference);
     rouge_sum += g.rouge_l;
     exact += g.exact ? 1 : 0;
     out.generations.push_back(std::move(g));

@@ -4,13 +4,13 @@
 #include <string>
 #include <vector>
 
+#include "data/text.h"
+
 namespace seedtune {
 
 namespace {
 
 using Words = std::vector<std::string>;
-
-bool IsPyWhitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 // The package's `[" ".join(s.split()) for s in text.split(".") if len(s) > 0]`,
 // each sentence then split at ' ' into its words.

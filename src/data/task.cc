@@ -7,12 +7,12 @@
 #include <utility>
 
 #include "core/assets.h"
+#include "data/text.h"
 #include "data/user_data.h"
 
 namespace seedtune {
 namespace {
 
-bool IsPyWhitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 // Python str.strip(' '): spaces only, both ends.
 std::string StripSpaces(std::string_view s) {
@@ -22,12 +22,7 @@ std::string StripSpaces(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 // Python str.strip() / lstrip() / rstrip() (ASCII whitespace).
-std::string Strip(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && IsPyWhitespace(s[b])) ++b;
-  while (e > b && IsPyWhitespace(s[e - 1])) --e;
-  return std::string(s.substr(b, e - b));
-}
+std::string Strip(std::string_view s) { return std::string(PyStrip(s)); }
 std::string LStrip(std::string_view s) {
   size_t b = 0;
   while (b < s.size() && IsPyWhitespace(s[b])) ++b;
@@ -243,6 +238,17 @@ Example TextExample(const TextLine& line) {
 
 // ---------------------------------------------------------------- sampling
 
+std::vector<std::pair<const char*, std::string>> UserDataOptions::HeaderKeys() const {
+  std::vector<std::pair<const char*, std::string>> keys;
+  for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"train_file", &train_file},
+                                   {"dev_file", &dev_file},
+                                   {"eval_file", &eval_file},
+                                   {"template", &prompt_template},
+                                   {"label_words", &label_words}})
+    if (!value->empty()) keys.emplace_back(key, *value);
+  return keys;
+}
+
 void AddToDigest(const Example& e, Digest64* d) {
   d->AddString(e.prompt);
   d->AddU64(e.candidates.size());
@@ -336,16 +342,17 @@ std::string FileName(const std::string& path) { return std::filesystem::path(pat
 
 StatusOr<Task> LoadUserTask(const std::string& name, UserTaskKind kind, const std::string& arg,
                             const std::string& data_dir, const TaskOptions& opts) {
-  if (!arg.empty() && !opts.train_file.empty())
+  const UserDataOptions& user = opts.user;
+  if (!arg.empty() && !user.train_file.empty())
     return InvalidArgument("task {}: the file is given twice (as the task's argument and as --train-file {}); give "
                            "one",
-                           name, opts.train_file);
-  const std::string train_arg = !arg.empty() ? arg : opts.train_file;
+                           name, user.train_file);
+  const std::string train_arg = !arg.empty() ? arg : user.train_file;
   if (train_arg.empty())
     return InvalidArgument("task {}: no data: give {}:FILE or --train-file FILE (docs/data.md)", name, name);
   const bool lines_ok = kind == UserTaskKind::kText;
   std::vector<UserFile> files;
-  for (const std::string* f : {&train_arg, &opts.dev_file, &opts.eval_file}) {
+  for (const std::string* f : {&train_arg, &user.dev_file, &user.eval_file}) {
     if (f->empty()) {
       files.push_back(UserFile{});
       continue;
@@ -353,10 +360,9 @@ StatusOr<Task> LoadUserTask(const std::string& name, UserTaskKind kind, const st
     ASSIGN_OR_RETURN(UserFile file, LoadUserFile(ResolveUserPath(*f, data_dir), lines_ok));
     files.push_back(std::move(file));
   }
-  UserTaskOptions uopts{opts.prompt_template, opts.label_words};
-  ASSIGN_OR_RETURN(auto examples, UserExamples(kind, files, uopts));
+  ASSIGN_OR_RETURN(auto examples, UserExamples(kind, files, user));
   std::vector<Example>& rows = examples[0];
-  const bool has_dev = !opts.dev_file.empty(), has_eval = !opts.eval_file.empty();
+  const bool has_dev = !user.dev_file.empty(), has_eval = !user.eval_file.empty();
   if (rows.empty()) return InvalidArgument("task {}: {} has no rows", name, files[0].path);
 
   Task task;
@@ -423,12 +429,13 @@ StatusOr<Task> LoadTask(const std::string& name, const std::string& data_dir_arg
     return InvalidArgument("task '{}': {} takes no argument (its files live under the data root); for your own file "
                            "use classify:FILE, instruct:FILE or text:FILE (docs/data.md)",
                            name, kind);
-  const bool has_files = !opts.train_file.empty() || !opts.dev_file.empty() || !opts.eval_file.empty();
+  const UserDataOptions& user = opts.user;
+  const bool has_files = !user.train_file.empty() || !user.dev_file.empty() || !user.eval_file.empty();
   if (has_files && !user_task)
     return InvalidArgument("task {}: --train-file / --dev-file / --eval-file are for a user's own task (classify, "
                            "instruct or text), not for a built-in benchmark",
                            name);
-  if ((!opts.prompt_template.empty() || !opts.label_words.empty()) && !user_task)
+  if ((!user.prompt_template.empty() || !user.label_words.empty()) && !user_task)
     return InvalidArgument("task {}: --template / --label-words are for a user's own task (classify, instruct), "
                            "not for a built-in benchmark with its published template",
                            name);

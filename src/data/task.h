@@ -60,6 +60,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/digest.h"
@@ -101,6 +102,21 @@ struct Task {
   bool loss_only = false;
 };
 
+// A user's own task (classify / instruct / text, data/user_data.h, docs/data.md):
+// its files when they are not given as the task's argument, its prompt
+// template and its label words. Empty: not given.
+struct UserDataOptions {
+  std::string train_file, dev_file, eval_file;
+  // Over the row's fields; empty: the kind's default (data/user_data.h).
+  std::string prompt_template;
+  // classify: "LABEL=WORD,..." or "WORD,..." for labels 0, 1, ...; empty: the labels themselves.
+  std::string label_words;
+  // The ledger header's keys for the given ones (train_file, dev_file,
+  // eval_file, template, label_words): absent when not given, so ledgers
+  // written before these options existed describe the same run.
+  std::vector<std::pair<const char*, std::string>> HeaderKeys() const;
+};
+
 struct TaskOptions {
   int train_n = 1000;
   int dev_n = 500;
@@ -109,16 +125,13 @@ struct TaskOptions {
   // ni: keep instances whose input has fewer characters (Unicode code points,
   // as Python's len) than this: FedKSeed's filter, max_length 1024; <= 0 keeps all.
   int64_t ni_max_input_chars = 1024;
-  // A user's task (classify / instruct / text, data/user_data.h): its files
-  // when they are not given as the task's argument, and its template.
-  std::string train_file, dev_file, eval_file;
-  std::string prompt_template, label_words;
+  UserDataOptions user;
 };
 
 // name: sst2, rte, cb, boolq, wsc, wic, multirc, copa, sst5, trec,
 //   ni:<task file name, with or without .json, or a path>, and a user's own
 //   files (docs/data.md): text:<path>, classify:<path>, instruct:<path>, or
-//   text / classify / instruct with opts.train_file (+ dev_file, eval_file).
+//   text / classify / instruct with opts.user.train_file (+ dev_file, eval_file).
 // A user's single file is split as the one-file benchmarks are (half held out
 // for eval) unless eval_n is 0 or an eval file is given: then every row is in
 // the train pool. A dev file replaces dev sampled from the train pool.

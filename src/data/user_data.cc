@@ -4,10 +4,12 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <span>
 
 #include <nlohmann/json.hpp>
 
 #include "data/dataset.h"
+#include "data/text.h"
 
 namespace seedtune {
 
@@ -122,19 +124,17 @@ std::string FieldNames(const UserRecord& r) {
 }
 
 // The first of `names` the record has.
-const std::string* FindAny(const UserRecord& r, std::initializer_list<const char*> names) {
+const std::string* FindAny(const UserRecord& r, std::span<const char* const> names) {
   for (const char* n : names)
     if (const std::string* v = r.Find(n)) return v;
   return nullptr;
 }
 
-std::string AliasList(std::initializer_list<const char*> names) {
+std::string AliasList(std::span<const char* const> names) {
   std::string out;
   for (const char* n : names) out += fmt::format("{}\"{}\"", out.empty() ? "" : " or ", n);
   return out;
 }
-
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Splits "a,b,c" at commas ("\," keeps a comma in a word).
 std::vector<std::string> SplitCommas(const std::string& s) {
@@ -211,27 +211,32 @@ const std::string kAlpacaNoInput =
     "Below is an instruction that describes a task. Write a response that appropriately completes the "
     "request.\n\n### Instruction:\n{instruction}\n\n### Response:";
 
-#define ST_INSTRUCTION_FIELDS {"instruction", "prompt", "question"}
-#define ST_INPUT_FIELDS {"input", "context"}
-#define ST_RESPONSE_FIELDS {"response", "output", "answer", "completion"}
-#define ST_TEXT_FIELDS {"text", "sentence", "text1", "sentence1"}
-#define ST_TEXT2_FIELDS {"text2", "sentence2"}
+// The names a field may have, the canonical one first (data/user_data.h).
+using Names = std::span<const char* const>;
+constexpr const char* kInstructionFields[] = {"instruction", "prompt", "question"};
+constexpr const char* kInputFields[] = {"input", "context"};
+constexpr const char* kResponseFields[] = {"response", "output", "answer", "completion"};
+constexpr const char* kTextFields[] = {"text", "sentence", "text1", "sentence1"};
+constexpr const char* kText2Fields[] = {"text2", "sentence2"};
+constexpr const char* kPlainTextFields[] = {"text", "content"};
 
 // The record with the kind's canonical names added (so that templates can say
 // {instruction} whatever the file calls it).
 UserRecord WithCanonicalFields(const UserRecord& r, UserTaskKind kind) {
   UserRecord out = r;
-  auto alias = [&](const char* canonical, std::initializer_list<const char*> names) {
-    if (r.Find(canonical) != nullptr) return;
-    if (const std::string* v = FindAny(r, names)) out.fields.emplace_back(canonical, *v);
+  auto alias = [&](Names names) {  // names[0] is the canonical name
+    if (r.Find(names[0]) != nullptr) return;
+    if (const std::string* v = FindAny(r, names)) out.fields.emplace_back(names[0], *v);
   };
   if (kind == UserTaskKind::kInstruct) {
-    alias("instruction", ST_INSTRUCTION_FIELDS);
-    alias("input", ST_INPUT_FIELDS);
-    alias("response", ST_RESPONSE_FIELDS);
+    alias(kInstructionFields);
+    alias(kInputFields);
+    alias(kResponseFields);
+  } else if (kind == UserTaskKind::kText) {
+    alias(kPlainTextFields);
   } else {
-    alias("text", ST_TEXT_FIELDS);
-    alias("text2", ST_TEXT2_FIELDS);
+    alias(kTextFields);
+    alias(kText2Fields);
   }
   return out;
 }
@@ -335,7 +340,7 @@ StatusOr<std::string> RenderTemplate(const std::string& tmpl, const UserRecord& 
 }
 
 StatusOr<std::vector<std::vector<Example>>> UserExamples(UserTaskKind kind, const std::vector<UserFile>& files,
-                                                         const UserTaskOptions& options) {
+                                                         const UserDataOptions& options) {
   const std::string tmpl = UnescapeCommandLine(options.prompt_template);
   if (kind != UserTaskKind::kClassify && !options.label_words.empty())
     return InvalidArgument("--label-words is for classify tasks; this one is {}",
@@ -357,7 +362,7 @@ StatusOr<std::vector<std::vector<Example>>> UserExamples(UserTaskKind kind, cons
       if (kind == UserTaskKind::kText) {
         const std::string* text = r.Find("text");
         if (text == nullptr)
-          return fail(fmt::format("no text field ({}; the row has: {})", AliasList({"text", "content"}),
+          return fail(fmt::format("no text field ({}; the row has: {})", AliasList(kPlainTextFields),
                                   FieldNames(raw)));
         if (text->empty()) continue;  // as a plain file's empty lines
         ex.candidates = {*text};
@@ -365,10 +370,10 @@ StatusOr<std::vector<std::vector<Example>>> UserExamples(UserTaskKind kind, cons
         const std::string* instruction = r.Find("instruction");
         const std::string* response = r.Find("response");
         if (tmpl.empty() && instruction == nullptr)
-          return fail(fmt::format("no instruction field ({}; the row has: {})", AliasList(ST_INSTRUCTION_FIELDS),
+          return fail(fmt::format("no instruction field ({}; the row has: {})", AliasList(kInstructionFields),
                                   FieldNames(raw)));
         if (response == nullptr)
-          return fail(fmt::format("no response field ({}; the row has: {})", AliasList(ST_RESPONSE_FIELDS),
+          return fail(fmt::format("no response field ({}; the row has: {})", AliasList(kResponseFields),
                                   FieldNames(raw)));
         const std::string* input = r.Find("input");
         const std::string& prompt_tmpl = !tmpl.empty() ? tmpl : input != nullptr && !input->empty() ? kAlpacaInput
@@ -383,9 +388,9 @@ StatusOr<std::vector<std::vector<Example>>> UserExamples(UserTaskKind kind, cons
         auto prompt = RenderTemplate(tmpl.empty() ? default_tmpl : tmpl, r);
         if (!prompt.ok()) return fail(prompt.status().message());
         ex.prompt = *prompt;
-        const bool prompt_space = !ex.prompt.empty() && IsSpace(ex.prompt.back());
+        const bool prompt_space = !ex.prompt.empty() && IsPyWhitespace(ex.prompt.back());
         for (const std::string& w : labels.words)
-          ex.candidates.push_back(prompt_space || IsSpace(w.front()) ? w : " " + w);
+          ex.candidates.push_back(prompt_space || IsPyWhitespace(w.front()) ? w : " " + w);
         ex.label = labels.index_of.at(*r.Find("label"));
       }
       examples.push_back(std::move(ex));

@@ -54,26 +54,18 @@ enum class UserTaskKind { kClassify, kInstruct, kText };
 // "classify" | "instruct" | "text"; false otherwise.
 bool ParseUserTaskKind(const std::string& name, UserTaskKind* kind);
 
-struct UserTaskOptions {
-  // Prompt over the row's fields: "{field}" is replaced by the field's text,
-  // "{{" / "}}" are literal braces, "\n" and "\t" (backslash escapes, as typed
-  // on a command line) are a newline and a tab. Empty: the kind's default
-  // (classify "{text}\nAnswer:" or "{text}\n{text2}\nAnswer:"; instruct the
-  // Alpaca prompt; text: none).
-  std::string prompt_template;
-  // classify: "LABEL=WORD,LABEL=WORD,..." (the row's label value -> the
-  // candidate's text), or "WORD,WORD,..." for labels 0, 1, ...; empty: the
-  // distinct label values themselves, sorted. Each candidate is " " + WORD
-  // unless the prompt ends in whitespace or the word starts with it.
-  std::string label_words;
-};
 
-// Examples of `kind` from the files. Every file is read with the same
+// Examples of `kind` from the files, with options.prompt_template ("{field}"
+// is the row's field, "{{" / "}}" literal braces, "\n" / "\t" as typed on a
+// command line a newline / tab; empty: classify "{text}\nAnswer:" or
+// "{text}\n{text2}\nAnswer:", instruct the Alpaca prompt) and
+// options.label_words (each candidate is " " + WORD unless the prompt ends in
+// whitespace or the word starts with it). Every file is read with the same
 // template; classify's labels are resolved over all files together, so that
 // candidate i is the same word in train, dev and eval. Errors name the file
 // and line (and the fields the row has).
 StatusOr<std::vector<std::vector<Example>>> UserExamples(UserTaskKind kind, const std::vector<UserFile>& files,
-                                                         const UserTaskOptions& options);
+                                                         const UserDataOptions& options);
 
 // The objective a user task trains with.
 Objective UserTaskObjective(UserTaskKind kind);

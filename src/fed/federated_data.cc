@@ -17,11 +17,7 @@ TaskOptions SamplingOptions(const FederatedDataOptions& o) {
   t.dev_n = o.dev_n;
   t.eval_n = o.eval_n;
   t.seed = o.seed;
-  t.prompt_template = o.prompt_template;
-  t.label_words = o.label_words;
-  t.train_file = o.train_file;
-  t.dev_file = o.dev_file;
-  t.eval_file = o.eval_file;
+  t.user = o.user;
   return t;
 }
 

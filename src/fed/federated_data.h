@@ -12,6 +12,7 @@
 #include "core/status.h"
 #include "data/encode.h"
 #include "data/objective.h"
+#include "data/task.h"
 #include "model/config.h"
 #include "tokenizer/tokenizer.h"
 
@@ -28,10 +29,9 @@ struct FederatedDataOptions {
   int max_length = 512;
   int min_per_client = 10;               // Dirichlet
   uint64_t seed = 0;                     // run seed: drives sampling and partition
-  // A user's own task (data/user_data.h): its template and label words
-  // (travel to the clients), and its separate files (local runs only).
-  std::string prompt_template, label_words;
-  std::string train_file, dev_file, eval_file;
+  // A user's own task: its template and label words travel to the clients
+  // (the run config); its separate files are for local runs only.
+  UserDataOptions user;
 };
 
 struct FederatedData {

@@ -32,11 +32,7 @@ LedgerHeader FederatedLedgerHeader(const FedOptions& fed, const FederatedDataOpt
   // Recorded only when not the default, so ledgers written before these
   // options existed describe the same run.
   if (fed.dp_epsilon > 0.0) hyper["dp_epsilon"] = fed.dp_epsilon;
-  if (!data.prompt_template.empty()) hyper["template"] = data.prompt_template;
-  if (!data.label_words.empty()) hyper["label_words"] = data.label_words;
-  if (!data.train_file.empty()) hyper["train_file"] = data.train_file;
-  if (!data.dev_file.empty()) hyper["dev_file"] = data.dev_file;
-  if (!data.eval_file.empty()) hyper["eval_file"] = data.eval_file;
+  for (const auto& [key, value] : data.user.HeaderKeys()) hyper[key] = value;
   if (fed.max_abs_scalar != kDefaultMaxAbsScalar) hyper["max_scalar"] = fed.max_abs_scalar;
   if (!tokens_digest.empty()) hyper["tokens"] = tokens_digest;
   // The algorithm's own option table, every entry (defaults included).

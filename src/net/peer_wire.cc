@@ -42,8 +42,8 @@ void ToWire(const PeerRunSpec& s, pwire::PeerRunConfig* out) {
   out->set_dev_n(s.data.dev_n);
   out->set_max_length(s.data.max_length);
   out->set_min_per_client(s.data.min_per_client);
-  out->set_prompt_template(s.data.prompt_template);
-  out->set_label_words(s.data.label_words);
+  out->set_prompt_template(s.data.user.prompt_template);
+  out->set_label_words(s.data.user.label_words);
   out->set_founder_id(s.founder_id);
   out->set_founder_address(s.founder_address);
 }
@@ -70,8 +70,8 @@ StatusOr<PeerRunSpec> FromWire(const pwire::PeerRunConfig& c) {
   s.data.dev_n = c.dev_n();
   s.data.max_length = c.max_length();
   s.data.min_per_client = c.min_per_client();
-  s.data.prompt_template = c.prompt_template();
-  s.data.label_words = c.label_words();
+  s.data.user.prompt_template = c.prompt_template();
+  s.data.user.label_words = c.label_words();
   s.data.seed = c.run_seed();
   s.founder_id = c.founder_id();
   s.founder_address = c.founder_address();

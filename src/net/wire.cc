@@ -59,8 +59,8 @@ void ToWire(const RunSpec& s, wire::RunConfig* c) {
   c->set_dev_n(s.data.dev_n);
   c->set_max_length(s.data.max_length);
   c->set_min_per_client(s.data.min_per_client);
-  c->set_prompt_template(s.data.prompt_template);
-  c->set_label_words(s.data.label_words);
+  c->set_prompt_template(s.data.user.prompt_template);
+  c->set_label_words(s.data.user.label_words);
   c->set_base_fingerprint(s.base_fingerprint);
   c->set_tokens_digest(s.tokens_digest);
   c->set_heartbeat_interval_s(s.heartbeat_interval_s);
@@ -91,8 +91,8 @@ StatusOr<RunSpec> FromWire(const wire::RunConfig& c) {
   s.data.dev_n = c.dev_n();
   s.data.max_length = c.max_length();
   s.data.min_per_client = c.min_per_client();
-  s.data.prompt_template = c.prompt_template();
-  s.data.label_words = c.label_words();
+  s.data.user.prompt_template = c.prompt_template();
+  s.data.user.label_words = c.label_words();
   s.data.seed = s.fed.seed;
   s.base_fingerprint = c.base_fingerprint();
   s.tokens_digest = c.tokens_digest();

@@ -91,8 +91,8 @@ TEST(UserDataTest, ClassifyBuildsOneCandidatePerLabelWord) {
   TaskOptions opts;
   opts.eval_n = 0;  // every row trains
   opts.dev_n = 0;
-  opts.prompt_template = "Review: {text}\\nSentiment:";
-  opts.label_words = "negative=bad,positive=good";
+  opts.user.prompt_template = "Review: {text}\\nSentiment:";
+  opts.user.label_words = "negative=bad,positive=good";
   auto t = LoadTask("classify:" + csv, "", opts);
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   EXPECT_EQ(t->train_objective, Objective::kCandidateClassification);
@@ -107,26 +107,26 @@ TEST(UserDataTest, ClassifyBuildsOneCandidatePerLabelWord) {
   EXPECT_TRUE(prompts.count("Review: I loved it\nSentiment:")) << "the sentence alias fills {text}";
 
   // No label words: the label values, sorted; the default template.
-  opts.prompt_template.clear();
-  opts.label_words.clear();
+  opts.user.prompt_template.clear();
+  opts.user.label_words.clear();
   t = LoadTask("classify:" + csv, "", opts);
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   EXPECT_EQ(t->train[0].candidates, (std::vector<std::string>{" negative", " positive"}));
   EXPECT_EQ(t->train[0].prompt.substr(t->train[0].prompt.size() - 8), "\nAnswer:");
 
   // Plain words are for labels 0, 1, ...: string labels then need pairs.
-  opts.label_words = "bad,good";
+  opts.user.label_words = "bad,good";
   ExpectError(LoadTask("classify:" + csv, "", opts), "label \"negative\" in the data has no word");
-  opts.label_words = "negative=bad";
+  opts.user.label_words = "negative=bad";
   ExpectError(LoadTask("classify:" + csv, "", opts), "label \"positive\" in the data has no word");
-  opts.label_words = "negative=bad,good";
+  opts.user.label_words = "negative=bad,good";
   ExpectError(LoadTask("classify:" + csv, "", opts), "mix of LABEL=WORD and plain WORD");
-  opts.label_words.clear();
+  opts.user.label_words.clear();
   const std::string one = Write(dir, "one.csv", "text,label\na,x\nb,x\n");
   ExpectError(LoadTask("classify:" + one, "", opts), "at least two labels");
   const std::string nolabel = Write(dir, "nolabel.csv", "text,stars\na,1\n");
   ExpectError(LoadTask("classify:" + nolabel, "", opts), "nolabel.csv:2: no \"label\" field (the row has: text, stars)");
-  opts.prompt_template = "{title}";
+  opts.user.prompt_template = "{title}";
   ExpectError(LoadTask("classify:" + csv, "", opts), "reviews.csv:2: the template names field \"title\"");
 }
 
@@ -155,14 +155,14 @@ TEST(UserDataTest, InstructPutsTheLossOnTheResponse) {
       EXPECT_NE(e.prompt.find("### Instruction:\nSay hi.\n\n### Response:"), std::string::npos) << e.prompt;
     }
   }
-  opts.prompt_template = "Q: {instruction}\\nA:";
+  opts.user.prompt_template = "Q: {instruction}\\nA:";
   t = LoadTask("instruct:" + jsonl, "", opts);
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   for (const Example& e : t->train) EXPECT_TRUE(e.prompt == "Q: Add.\nA:" || e.prompt == "Q: Say hi.\nA:") << e.prompt;
-  opts.prompt_template.clear();
+  opts.user.prompt_template.clear();
   const std::string bad = Write(dir, "bad.jsonl", "{\"instruction\": \"x\"}\n");
   ExpectError(LoadTask("instruct:" + bad, "", opts), "bad.jsonl:1: no response field");
-  opts.label_words = "a,b";
+  opts.user.label_words = "a,b";
   ExpectError(LoadTask("instruct:" + jsonl, "", opts), "--label-words is for classify tasks");
 }
 
@@ -175,7 +175,7 @@ TEST(UserDataTest, SplitsSayWhatTheyUsedAndSeparateFilesTrainOnEveryRow) {
   const std::string train = Write(dir, "train.csv", rows), eval = Write(dir, "eval.csv", eval_rows),
                     dev = Write(dir, "dev.csv", dev_rows);
   TaskOptions opts;
-  opts.label_words = "no,yes";
+  opts.user.label_words = "no,yes";
 
   // One file: half held out, and the note says so.
   auto one = LoadTask("classify:" + train, "", opts);
@@ -186,8 +186,8 @@ TEST(UserDataTest, SplitsSayWhatTheyUsedAndSeparateFilesTrainOnEveryRow) {
 
   // An eval file: every train row is in the train pool.
   opts.dev_n = 0;
-  opts.train_file = train;
-  opts.eval_file = eval;
+  opts.user.train_file = train;
+  opts.user.eval_file = eval;
   auto sep = LoadTask("classify", "", opts);
   ASSERT_TRUE(sep.ok()) << sep.status().ToString();
   EXPECT_EQ(sep->train.size(), 40u);
@@ -197,7 +197,7 @@ TEST(UserDataTest, SplitsSayWhatTheyUsedAndSeparateFilesTrainOnEveryRow) {
       << sep->data_note;
 
   // A dev file replaces the sampled dev; --train-n below the rows says how many stay unused.
-  opts.dev_file = dev;
+  opts.user.dev_file = dev;
   opts.dev_n = 4;
   opts.train_n = 30;
   auto with_dev = LoadTask("classify", "", opts);
@@ -213,12 +213,32 @@ TEST(UserDataTest, SplitsSayWhatTheyUsedAndSeparateFilesTrainOnEveryRow) {
   ExpectError(LoadTask("classify:" + train, "", opts), "the file is given twice");
   TaskOptions none;
   ExpectError(LoadTask("classify", "", none), "no data: give classify:FILE or --train-file FILE");
-  none.train_file = train;
+  none.user.train_file = train;
   ExpectError(LoadTask("sst2", "", none), "are for a user's own task");
   TaskOptions tmpl;
-  tmpl.prompt_template = "{text}";
+  tmpl.user.prompt_template = "{text}";
   ExpectError(LoadTask("sst2", "", tmpl), "--template / --label-words are for a user's own task");
   ExpectError(LoadTask("text:" + train, "", tmpl), "--template is for classify and instruct tasks");
+}
+
+}  // namespace
+}  // namespace seedtune
+
+namespace seedtune {
+namespace {
+
+// A text task reads "text" or "content" (docs/data.md), not the classify aliases.
+TEST(UserDataTest, TextTakesItsDocumentedFieldNames) {
+  const std::string dir = testing::MakeTempDir("user-text");
+  TaskOptions opts;
+  opts.eval_n = 0;
+  opts.dev_n = 0;
+  auto t = LoadTask("text:" + Write(dir, "c.jsonl", "{\"content\": \"a story\"}\n{\"text\": \"another\"}\n"), "", opts);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_EQ(t->train.size(), 2u);
+  EXPECT_TRUE(t->loss_only);
+  ExpectError(LoadTask("text:" + Write(dir, "s.jsonl", "{\"sentence\": \"x\"}\n"), "", opts),
+              "no text field (\"text\" or \"content\"; the row has: sentence)");
 }
 
 }  // namespace

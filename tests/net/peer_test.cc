@@ -70,8 +70,8 @@ TEST(PeerWireTest, RunConfigRoundTripsAndIsValidated) {
   s.data.clients = 3;
   s.base_fingerprint = "0123456789abcdef";
   s.founder_address = "127.0.0.1:5";
-  s.data.prompt_template = "{text} It was";
-  s.data.label_words = "bad,good";
+  s.data.user.prompt_template = "{text} It was";
+  s.data.user.label_words = "bad,good";
   pwire::PeerRunConfig c;
   ToWire(s, &c);
   auto back = FromWire(c);
@@ -79,8 +79,8 @@ TEST(PeerWireTest, RunConfigRoundTripsAndIsValidated) {
   EXPECT_EQ(back->onebyte.lr, s.onebyte.lr);
   EXPECT_EQ(back->onebyte.seed, 9u);
   EXPECT_EQ(back->data.clients, 3);
-  EXPECT_EQ(back->data.prompt_template, s.data.prompt_template);
-  EXPECT_EQ(back->data.label_words, s.data.label_words);
+  EXPECT_EQ(back->data.user.prompt_template, s.data.user.prompt_template);
+  EXPECT_EQ(back->data.user.label_words, s.data.user.label_words);
   pwire::PeerRunConfig bad = c;
   bad.set_distribution("cauchy");
   EXPECT_FALSE(FromWire(bad).ok());

@@ -32,8 +32,8 @@ RunSpec KSeedRun() {
 TEST(NetWireTest, RunConfigRoundTripsAndIsValidated) {
   RunSpec s = KSeedRun();
   s.base_fingerprint = "0123456789abcdef";
-  s.data.prompt_template = "{text}\\nThe mood was";  // a user task's, compared through the header
-  s.data.label_words = "0=sad,1=happy";
+  s.data.user.prompt_template = "{text}\\nThe mood was";  // a user task's, compared through the header
+  s.data.user.label_words = "0=sad,1=happy";
   wire::RunConfig c;
   ToWire(s, &c);
   auto back = FromWire(c);
